@@ -1,0 +1,298 @@
+"""One typed configuration for the whole toolkit.
+
+A `Config` is built from, in order: the dataclass defaults (the paper's values),
+an optional preset (`src/tacotron/presets/NAME.yaml`), an optional YAML file, and
+`section.key=value` overrides from the command line. Every step is validated:
+an unknown key or a value of the wrong type raises `ConfigError` naming the key.
+The resolved config is saved next to every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+class ConfigError(ValueError):
+    """A user mistake in a config file or a key=value override."""
+
+
+@dataclass
+class AudioConfig:
+    """Waveform and log-mel settings; defaults follow HiFi-GAN V1 so public vocoders fit."""
+
+    sample_rate: int = 22050
+    n_fft: int = 1024
+    hop_length: int = 256
+    win_length: int = 1024
+    n_mels: int = 80
+    fmin: float = 0.0
+    fmax: float = 8000.0
+    # log(max(|mel|, floor)): natural log of magnitude, HiFi-GAN's convention.
+    log_floor: float = 1e-5
+    griffin_lim_iters: int = 48
+    # Magnitudes are raised to this power before Griffin-Lim; >1 reduces its metallic noise.
+    griffin_lim_power: float = 1.3
+
+
+@dataclass
+class TextConfig:
+    # "auto" takes the language detected by `tacotron prepare` (Cyrillic vs Latin letters).
+    language: str = "auto"
+
+
+@dataclass
+class DataConfig:
+    """How `prepare` validates a data set and splits it."""
+
+    val_size: int = 32  # utterances held out for validation (at most 10% of the data set)
+    min_seconds: float = 0.3
+    max_seconds: float = 20.0
+    # Characters-per-second outliers: |cps - median| > k * MAD (median absolute deviation).
+    cps_outlier_mads: float = 5.0
+    # An utterance is reported as clipped when this share of samples sits at |x| >= 0.999.
+    clipping_fraction: float = 0.001
+    num_workers: int = 0  # 0 = one per CPU core
+
+
+@dataclass
+class ModelConfig:
+    """Tacotron 2 sizes (Shen et al. 2018, Table/Section 2); defaults are the paper's."""
+
+    embedding_dim: int = 512
+    encoder_conv_layers: int = 3
+    encoder_kernel_size: int = 5
+    encoder_dim: int = 512  # conv channels and BiLSTM output (two directions of encoder_dim/2)
+    encoder_dropout: float = 0.5
+    prenet_dims: list[int] = field(default_factory=lambda: [256, 256])
+    prenet_dropout: float = 0.5
+    attention_rnn_dim: int = 1024
+    attention_dim: int = 128
+    location_filters: int = 32
+    location_kernel_size: int = 31
+    attention_dropout: float = 0.1
+    decoder_rnn_dim: int = 1024
+    decoder_dropout: float = 0.1
+    postnet_layers: int = 5
+    postnet_channels: int = 512
+    postnet_kernel_size: int = 5
+    postnet_dropout: float = 0.5
+    reduction_factor: int = 1  # r: mel frames emitted per decoder step
+
+
+@dataclass
+class LossConfig:
+    gate_pos_weight: float = 5.0  # one positive (the stop step) per utterance: weight it up
+    guided_attention_weight: float = 1.0  # 0 switches the guided attention loss off
+    guided_attention_sigma: float = 0.2  # g in Tachibana et al. 2017
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    min_learning_rate: float = 1e-5
+    warmup_steps: int = 500
+    # After warmup the LR decays as lr * 0.5 ** ((step - warmup) / lr_half_life_steps).
+    lr_half_life_steps: int = 20000
+    weight_decay: float = 1e-6
+    grad_clip_norm: float = 1.0
+    grad_accumulation_steps: int = 1
+    amp: str = "auto"  # auto | off | bf16 | fp16  (auto: bf16 on CUDA if supported, else off)
+    max_steps: int = 150000
+    max_minutes: float = 0.0  # wall-clock training budget; 0 = none
+    val_every_steps: int = 1000
+    checkpoint_every_steps: int = 1000
+    checkpoint_every_minutes: float = 30.0  # also save on a timer so a crash loses little
+    keep_last_checkpoints: int = 3
+    log_every_steps: int = 50
+    seed: int = 1234
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    num_threads: int = 0  # CPU threads for torch; 0 = all cores
+    num_workers: int = 2  # DataLoader workers
+
+
+@dataclass
+class InferenceConfig:
+    gate_threshold: float = 0.5
+    # Hard cap on decoder output: at most this many mel frames per input symbol.
+    max_frames_per_symbol: float = 25.0
+    seed: int = 0  # prenet dropout stays on at inference (as in the paper); the seed fixes it
+
+
+@dataclass
+class Config:
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def _check_value(key: str, value: Any, annotation: Any) -> Any:
+    """Return `value` converted to the field type, or raise ConfigError naming `key`."""
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{key}': expected a list, got {value!r}")
+        return [_check_value(f"{key}[{i}]", v, item_type) for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_value(key, value, inner[0])
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key '{key}': expected true/false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"config key '{key}': expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key '{key}': expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key '{key}': expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"config key '{key}': unsupported type {annotation!r}")
+
+
+def _unknown_key(key: str, known: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ConfigError(f"unknown config key '{key}'{hint}")
+
+
+def _all_keys(config: Config) -> list[str]:
+    return [
+        f"{section.name}.{f.name}"
+        for section in dataclasses.fields(config)
+        for f in dataclasses.fields(getattr(config, section.name))
+    ]
+
+
+def set_value(config: Config, key: str, value: Any) -> None:
+    """Set `section.name` on `config`, validating the key and the value's type."""
+    parts = key.split(".")
+    if len(parts) != 2 or not hasattr(config, parts[0]) or parts[0].startswith("_"):
+        raise _unknown_key(key, _all_keys(config))
+    section = getattr(config, parts[0])
+    hints = typing.get_type_hints(type(section))
+    if parts[1] not in hints:
+        raise _unknown_key(key, _all_keys(config))
+    setattr(section, parts[1], _check_value(key, value, hints[parts[1]]))
+
+
+def apply_dict(config: Config, data: dict[str, Any], source: str = "config") -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
+    for section_name, values in data.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: section '{section_name}' must be a mapping")
+        for name, value in values.items():
+            try:
+                set_value(config, f"{section_name}.{name}", value)
+            except ConfigError as error:
+                raise ConfigError(f"{source}: {error}") from None
+
+
+def apply_overrides(config: Config, overrides: list[str]) -> None:
+    """Apply `section.key=value` strings; values are parsed as YAML scalars/lists."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form section.key=value")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        set_value(config, key.strip(), value)
+    validate(config)
+
+
+def validate(config: Config) -> None:
+    """Cross-field checks that types alone cannot express."""
+    checks = [
+        (config.model.reduction_factor >= 1, "model.reduction_factor must be >= 1"),
+        (config.model.encoder_dim % 2 == 0, "model.encoder_dim must be even (two LSTM directions)"),
+        (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
+        (config.train.grad_accumulation_steps >= 1, "train.grad_accumulation_steps must be >= 1"),
+        (config.train.amp in ("auto", "off", "bf16", "fp16"), "train.amp must be auto, off, bf16 or fp16"),
+        (config.audio.fmax <= config.audio.sample_rate / 2, "audio.fmax must be <= sample_rate / 2"),
+        (config.audio.win_length <= config.audio.n_fft, "audio.win_length must be <= audio.n_fft"),
+        (config.text.language in ("auto", "en", "ru"), "text.language must be auto, en or ru"),
+        (0 < config.inference.gate_threshold < 1, "inference.gate_threshold must be in (0, 1)"),
+        (config.model.encoder_conv_layers >= 1, "model.encoder_conv_layers must be >= 1"),
+        (config.model.postnet_layers >= 2, "model.postnet_layers must be >= 2"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return data
+
+
+def load_config(
+    preset: str | None = None,
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+) -> Config:
+    """Defaults, then `preset`, then the YAML file at `path`, then `overrides`."""
+    config = Config()
+    if preset:
+        preset_path = PRESET_DIR / f"{preset}.yaml"
+        if not preset_path.is_file():
+            raise ConfigError(f"unknown preset '{preset}' (available: {', '.join(presets())})")
+        apply_dict(config, load_yaml(preset_path), source=f"preset {preset}")
+    if path:
+        apply_dict(config, load_yaml(path), source=str(path))
+    apply_overrides(config, overrides or [])
+    return config
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Rebuild a Config saved in a checkpoint (keys unknown to this version are an error)."""
+    config = Config()
+    apply_dict(config, data, source="checkpoint config")
+    validate(config)
+    return config
