@@ -19,10 +19,12 @@ from typing import Any
 
 import yaml
 
+from tacotron.errors import UserError
+
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A user mistake in a config file or a key=value override."""
 
 
