@@ -1,0 +1,3 @@
+from tacotron.inference.synthesizer import Synthesis, Synthesizer
+
+__all__ = ["Synthesis", "Synthesizer"]

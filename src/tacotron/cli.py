@@ -1,0 +1,154 @@
+"""The `tacotron` command line. Every command is a thin shell over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tacotron.errors import UserError
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", help="cpu-tiny | paper (src/tacotron/presets)")
+    parser.add_argument("--config", help="a YAML config file")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides such as train.batch_size=8")
+
+
+def config_from_args(args, extra: list[str] | None = None):
+    from tacotron.config import load_config
+
+    return load_config(args.preset, args.config, [*(extra or []), *args.overrides])
+
+
+def cmd_corpus_make(args) -> None:
+    from tacotron.data.corpus import make_corpus
+
+    out = make_corpus(args.lang, args.out, count=args.count, seed=args.seed)
+    print(f"corpus ready: {out}")
+
+
+def cmd_prepare(args) -> None:
+    from tacotron.data.prepare import prepare
+
+    extra = [f"text.language={args.lang}"] if args.lang else []
+    prepared = prepare(args.data, config_from_args(args, extra))
+    print(prepared.summary())
+
+
+def cmd_train(args) -> None:
+    from tacotron.data.prepare import prepare
+    from tacotron.training.tensorboard import TensorBoardLogger
+    from tacotron.training.trainer import Trainer
+
+    config = config_from_args(args)
+    prepared = prepare(args.data, config)
+    trainer = Trainer(config, prepared, args.out, callbacks=[TensorBoardLogger()])
+    metrics = trainer.fit()
+    print(json.dumps({"step": trainer.step, "stopped": trainer.finished_reason,
+                      "val": metrics}, indent=2))
+
+
+def read_text_file(path: str) -> list[str]:
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"text file not found: {file}")
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise UserError(f"{file}: not UTF-8 text ({error})") from None
+    texts = [line.strip() for line in lines if line.strip()]
+    if not texts:
+        raise UserError(f"{file}: no text to speak")
+    return texts
+
+
+def cmd_synth(args) -> None:
+    import numpy as np
+
+    from tacotron.audio.io import save_wav
+    from tacotron.inference import Synthesizer
+
+    texts = [args.text] if args.text else read_text_file(args.text_file)
+    synthesizer = Synthesizer.from_checkpoint(args.checkpoint)
+    pause = np.zeros(int(0.3 * synthesizer.sample_rate), dtype=np.float32)
+    pieces = []
+    for number, text in enumerate(texts, 1):
+        result = synthesizer.synthesize(text)
+        status = "ok" if result.stopped_by_gate else "HIT LENGTH CAP"
+        print(f"[{number}/{len(texts)}] {status} frames={result.frames} "
+              f"diagonality={result.scores.diagonality:.2f} "
+              f"focus={result.scores.focus_rate:.2f}: {result.normalized}")
+        pieces += [result.waveform, pause]
+    save_wav(args.out, np.concatenate(pieces[:-1]), synthesizer.sample_rate)
+    print(f"wrote {args.out}")
+
+
+def cmd_demo(args) -> None:
+    from tacotron.demo import run_demo
+
+    report = run_demo(args.lang, args.minutes, args.out, args.data, args.overrides)
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    print(f"listen: {Path(args.out) / 'sample.wav'}   look: {Path(args.out) / 'alignment.png'}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tacotron", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    corpus = commands.add_parser("corpus", help="the built-in eSpeak speech corpus")
+    corpus_commands = corpus.add_subparsers(dest="corpus_command", required=True)
+    make = corpus_commands.add_parser("make", help="synthesize a corpus in LJSpeech layout")
+    make.add_argument("--lang", choices=["en", "ru"], default="en")
+    make.add_argument("--out", required=True)
+    make.add_argument("--count", type=int, default=400, help="training utterances")
+    make.add_argument("--seed", type=int, default=0)
+    make.set_defaults(run=cmd_corpus_make)
+
+    prep = commands.add_parser("prepare", help="validate a data set and cache its features")
+    prep.add_argument("data", help="LJSpeech folder (metadata.csv) or a path|text filelist")
+    prep.add_argument("--lang", choices=["en", "ru"], help="default: detected from the text")
+    add_config_arguments(prep)
+    prep.set_defaults(run=cmd_prepare)
+
+    train = commands.add_parser("train", help="train (resumes from the newest checkpoint)")
+    train.add_argument("--data", required=True)
+    train.add_argument("--out", required=True, help="run folder, e.g. runs/NAME")
+    add_config_arguments(train)
+    train.set_defaults(run=cmd_train)
+
+    synth = commands.add_parser("synth", help="speak text with a trained model")
+    synth.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
+    group = synth.add_mutually_exclusive_group(required=True)
+    group.add_argument("--text")
+    group.add_argument("--text-file", help="UTF-8 file, one utterance per line")
+    synth.add_argument("--out", required=True, help="output .wav")
+    synth.set_defaults(run=cmd_synth)
+
+    demo = commands.add_parser("demo", help="train a small voice on the built-in corpus")
+    demo.add_argument("--lang", choices=["en", "ru"], default="en")
+    demo.add_argument("--minutes", type=float, default=10.0)
+    demo.add_argument("--out", default="runs/demo")
+    demo.add_argument("--data", help="corpus folder (default data/espeak-LANG)")
+    demo.add_argument("overrides", nargs="*", metavar="key=value")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

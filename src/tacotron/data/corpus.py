@@ -1,0 +1,806 @@
+"""A synthetic speech corpus: generated sentences spoken by eSpeak NG, written in the LJSpeech layout.
+
+It is the project's default data and the data of the end-to-end tests, so the sentences are varied
+(several hundred words per language, statements, questions, exclamations, commas, numbers written as
+digits) yet short and regular enough for a small Tacotron to learn a clean alignment in minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from tqdm import tqdm
+
+from tacotron.audio.espeak import EspeakVoice
+from tacotron.audio.io import save_wav
+from tacotron.errors import UserError
+from tacotron.text import get_frontend
+
+LANGUAGES = ("en", "ru")
+MIN_WORDS, MAX_WORDS = 3, 15
+LONG_MIN_WORDS, LONG_MAX_WORDS = 20, 60
+TEST_SHORT_COUNT, TEST_LONG_COUNT = 16, 8
+# A short sentence whose CRC-32 falls in bucket 0 of 16 is reserved for the test list and never
+# produced for training, so the two are disjoint by construction for every seed and count.
+HELD_OUT_BUCKETS = 16
+# Rejection sampling gives up after this many draws per requested sentence (the grammar is exhausted).
+MAX_DRAWS_PER_SENTENCE = 50
+# Silence trimming: 10 ms frames; a frame is speech when its RMS is within 40 dB of the loudest frame.
+TRIM_FRAME_SECONDS = 0.010
+TRIM_THRESHOLD_DB = -40.0
+TRIM_KEEP_SECONDS = 0.050
+
+
+def _clock_time(rng: random.Random, first_hour: int, last_hour: int) -> str:
+    return f"{rng.randint(first_hour, last_hour)}:{rng.choice(['00', '15', '30', '45'])}"
+
+
+# ---------------------------------------------------------------- English vocabulary
+# "word" has the regular plural; "word:plural" spells an irregular one.
+EN_PEOPLE = """baker farmer teacher doctor sailor student painter driver nurse pilot writer fisherman:fishermen
+child:children woman:women man:men neighbor musician soldier gardener librarian engineer tourist judge king queen
+boy girl cook guard scientist shepherd merchant dancer postman:postmen captain hunter singer actor grandmother
+grandfather uncle aunt professor waiter jeweler""".split()
+EN_ANIMALS = """cat dog horse fox rabbit goose:geese mouse:mice wolf:wolves bear owl duck sheep:sheep goat parrot
+squirrel frog lion monkey donkey pony:ponies tiger zebra puppy:puppies kitten hedgehog""".split()
+EN_THINGS = """book letter key apple orange umbrella basket bottle candle chair table window box cup map ticket coin
+ring shoe glove hat jacket lamp clock picture photograph newspaper pencil violin guitar bicycle boat kite blanket
+pillow mirror bucket ladder hammer knife:knives spoon plate egg potato:potatoes tomato:tomatoes cake sandwich
+envelope parcel stone shell feather flower leaf:leaves wallet suitcase notebook puzzle drum jar towel scarf:scarves
+watch brush rope tent bell helmet carpet banana lemon peach cookie bowl kettle trumpet vase jug quilt
+toothbrush sweater""".split()
+EN_THING_ADJECTIVES = """new old small big red blue green yellow white black brown heavy broken empty strange
+beautiful tiny huge wooden golden silver shiny dusty wet dry warm cold clean dirty expensive cheap round square
+thin thick rusty precious lovely plain striped ancient soft bright dark purple fancy""".split()
+EN_CREATURE_ADJECTIVES = """old young little tall quiet noisy clever lazy happy tired hungry brave kind friendly
+famous curious gentle careful lucky funny sleepy proud polite patient grumpy cheerful nervous shy angry wise
+jolly""".split()
+EN_NAMES = """Anna Peter Maria John Lucy Thomas Emma David Sarah Oliver Grace Henry Alice George Clara Samuel Rose
+Daniel Helen Victor Laura Martin Nora Oscar Julia Frank Ella Simon Irene Walter Zoe Jack""".split()
+# base, third person singular, past
+EN_THING_VERBS = [verb.split() for verb in """find finds found, carry carries carried, open opens opened,
+paint paints painted, sell sells sold, buy buys bought, bring brings brought, take takes took, drop drops dropped,
+hide hides hid, clean cleans cleaned, fix fixes fixed, wash washes washed, lose loses lost, borrow borrows borrowed,
+keep keeps kept, hold holds held, break breaks broke, draw draws drew, throw throws threw, catch catches caught,
+lift lifts lifted, push pushes pushed, check checks checked, wrap wraps wrapped, touch touches touched, see sees saw,
+notice notices noticed, want wants wanted, show shows showed, steal steals stole, forget forgets forgot,
+move moves moved, polish polishes polished, order orders ordered, choose chooses chose, return returns returned,
+pack packs packed, measure measures measured, fetch fetches fetched, squeeze squeezes squeezed""".split(",")]
+EN_CREATURE_VERBS = [verb.split() for verb in """see sees saw, meet meets met, help helps helped, call calls called,
+follow follows followed, thank thanks thanked, visit visits visited, find finds found, feed feeds fed,
+wake wakes woke, greet greets greeted, invite invites invited, chase chases chased, watch watches watched,
+hear hears heard, photograph photographs photographed, miss misses missed, remember remembers remembered,
+ignore ignores ignored, surprise surprises surprised""".split(",")]
+# base, third person singular, past, present participle
+EN_INTRANSITIVE_VERBS = [verb.split() for verb in """sleep sleeps slept sleeping, sing sings sang singing,
+laugh laughs laughed laughing, wait waits waited waiting, run runs ran running, swim swims swam swimming,
+dance dances danced dancing, smile smiles smiled smiling, cry cries cried crying, shout shouts shouted shouting,
+walk walks walked walking, work works worked working, rest rests rested resting, jump jumps jumped jumping,
+whisper whispers whispered whispering, listen listens listened listening, sit sits sat sitting,
+stay stays stayed staying, hurry hurries hurried hurrying, travel travels traveled traveling,
+play plays played playing, read reads read reading, cook cooks cooked cooking, climb climbs climbed climbing,
+study studies studied studying, relax relaxes relaxed relaxing""".split(",")]
+# noun:preposition that suits it; "near" suits all of them
+EN_PLACES = [place.split(":") for place in """garden:in kitchen:in forest:in village:in station:at market:at
+harbor:at library:in museum:in park:in church:behind castle:in valley:in field:in cellar:in attic:in office:in
+bakery:at hospital:at school:at theater:at factory:behind farm:on square:in meadow:in tower:in cottage:in
+stadium:at airport:at bridge:under river:by lake:by beach:on hill:on roof:on street:across playground:on
+jungle:in zoo:at""".split()]
+EN_PLACE_ADJECTIVES = "old small quiet busy empty dark sunny little crowded beautiful distant green famous".split()
+EN_TIMES = """yesterday, this morning, last night, on Monday, on Friday evening, at noon, after lunch, before dinner,
+in the spring, last winter, at dawn, early in the morning, late at night, in the evening, two days ago, last week,
+on Sunday afternoon, on Tuesday, this summer, after school""".replace("\n", " ").split(", ")
+EN_FREQUENCIES = """every morning, every day, on Sundays, twice a week, every evening, in winter, after breakfast,
+once a month, on weekends, almost every night""".replace("\n", " ").split(", ")
+EN_MANNERS = """quietly, slowly, loudly, happily, all day, for a while, again, alone, very quickly, for hours,
+without a word, in silence""".replace("\n", " ").split(", ")
+EN_MONTHS = "January February March April May June July August September October November December".split()
+EN_POSSESSIVES = "my your his her our their".split()
+EN_SENTENCE_OPENERS = ["When", "After", "Although", "Because", "While", "Before"]
+EN_CONJUNCTIONS = ["and", "but", "so", "because", "while", "although", "until"]
+
+
+def _en_noun_forms(entry: str) -> tuple[str, str]:
+    if ":" in entry:
+        singular, plural = entry.split(":")
+        return singular, plural
+    if entry.endswith(("s", "x", "ch", "sh")):
+        return entry, entry + "es"
+    return entry, entry + "s"
+
+
+def _en_indefinite(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def _en_ordinal(number: int) -> str:
+    suffix = "th" if number % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+class EnglishSentences:
+    """Draws English sentences from a small grammar; every choice comes from `rng`."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def _noun_phrase(self, nouns: list[str], adjectives: list[str], plural: bool) -> str:
+        rng = self.rng
+        singular, plural_form = _en_noun_forms(rng.choice(nouns))
+        noun = plural_form if plural else singular
+        if rng.random() < 0.55:
+            noun = f"{rng.choice(adjectives)} {noun}"
+        roll = rng.random()
+        if roll < 0.45:
+            return f"the {noun}"
+        if roll < 0.75:
+            return rng.choice(EN_POSSESSIVES) + " " + noun
+        if plural:
+            return rng.choice(["some", "these", "those", "two"]) + " " + noun
+        return _en_indefinite(noun) if roll < 0.9 else rng.choice(["this", "that"]) + " " + noun
+
+    def thing(self, plural: bool = False) -> str:
+        return self._noun_phrase(EN_THINGS, EN_THING_ADJECTIVES, plural)
+
+    def creature(self, plural: bool = False) -> str:
+        nouns = EN_PEOPLE if self.rng.random() < 0.7 else EN_ANIMALS
+        return self._noun_phrase(nouns, EN_CREATURE_ADJECTIVES, plural)
+
+    def subject(self) -> tuple[str, bool]:
+        """A subject and whether it is plural."""
+        roll = self.rng.random()
+        if roll < 0.3:
+            return self.rng.choice(EN_NAMES), False
+        plural = roll > 0.8
+        return self.creature(plural), plural
+
+    def place(self) -> str:
+        rng = self.rng
+        noun, preposition = rng.choice(EN_PLACES)
+        if rng.random() < 0.3:
+            preposition = "near"
+        if rng.random() < 0.35:
+            noun = f"{rng.choice(EN_PLACE_ADJECTIVES)} {noun}"
+        return f"{preposition} the {noun}"
+
+    def optional(self, probability: float, make) -> str:
+        return " " + make() if self.rng.random() < probability else ""
+
+    def count(self) -> int:
+        return self.rng.choice([self.rng.randint(2, 20), self.rng.randint(21, 99), self.rng.randint(100, 999)])
+
+    def year(self) -> int:
+        return self.rng.randint(1800, 2024)
+
+    def clause(self) -> str:
+        """A statement without its final punctuation, starting in lower case unless with a name."""
+        rng = self.rng
+        subject, plural = self.subject()
+        kind = rng.randrange(9)
+        if kind == 0:
+            verb = rng.choice(EN_THING_VERBS)[2]
+            return f"{subject} {verb} {self.thing(rng.random() < 0.3)}" + self.optional(0.5, self.place) + \
+                self.optional(0.4, lambda: rng.choice(EN_TIMES))
+        if kind == 1:
+            base, third, _ = rng.choice(EN_THING_VERBS)
+            return f"{subject} {base if plural else third} {self.thing(rng.random() < 0.4)} " + \
+                rng.choice(EN_FREQUENCIES)
+        if kind == 2:
+            verb = rng.choice(EN_CREATURE_VERBS)[2]
+            return f"{subject} {verb} {self.creature(rng.random() < 0.3)}" + self.optional(0.6, self.place)
+        if kind == 3:
+            verb = rng.choice(EN_INTRANSITIVE_VERBS)[2]
+            return f"{subject} {verb}" + self.optional(0.5, lambda: rng.choice(EN_MANNERS)) + \
+                self.optional(0.6, self.place)
+        if kind == 4:
+            participle = rng.choice(EN_INTRANSITIVE_VERBS)[3]
+            return f"{subject} {'are' if plural else 'is'} {participle} {self.place()}"
+        if kind == 5:
+            verb = rng.choice(EN_THING_VERBS)[2]
+            things = _en_noun_forms(rng.choice(EN_THINGS))[1]
+            if rng.random() < 0.4:
+                things = f"{rng.choice(EN_THING_ADJECTIVES)} {things}"
+            return f"{subject} {verb} {self.count()} {things}" + self.optional(0.4, self.place)
+        if kind == 6:
+            if rng.random() < 0.5:
+                return f"{subject} {rng.choice(EN_INTRANSITIVE_VERBS)[2]} {self.place()} in {self.year()}"
+            return f"{subject} {rng.choice(EN_CREATURE_VERBS)[2]} {self.creature()} in {self.year()}"
+        if kind == 7:
+            people = _en_noun_forms(rng.choice(EN_PEOPLE))[1]
+            return rng.choice([
+                f"about {rng.randint(2, 99)}% of the {people} {rng.choice(EN_INTRANSITIVE_VERBS)[2]} {self.place()}",
+                f"the price of {_en_noun_forms(rng.choice(EN_THINGS))[1]} rose by {rng.randint(2, 60)}% "
+                + rng.choice(EN_TIMES),
+                f"only {rng.randint(2, 99)}% of the {_en_noun_forms(rng.choice(EN_THINGS))[1]} were "
+                + rng.choice(EN_THING_ADJECTIVES),
+            ])
+        # kind == 8: ordinals, clock times and prices
+        name = rng.choice(EN_NAMES)
+        return rng.choice([
+            f"{name} finished {_en_ordinal(rng.randint(1, 40))} in the race",
+            f"{subject} {'live' if plural else 'lives'} on the {_en_ordinal(rng.randint(1, 30))} floor",
+            f"the party is on the {_en_ordinal(rng.randint(1, 31))} of {rng.choice(EN_MONTHS)}",
+            f"{subject} {rng.choice(EN_INTRANSITIVE_VERBS)[2]} until {_clock_time(rng, 1, 12)}",
+            f"{name} paid ${rng.randint(2, 500)} for {self.thing()}",
+            f"the train leaves at {rng.randint(5, 11)}:{rng.randint(10, 59)}",
+        ])
+
+    def question(self) -> str:
+        rng = self.rng
+        subject, plural = self.subject()
+        base = rng.choice(EN_THING_VERBS)[0]
+        kind = rng.randrange(8)
+        if kind == 0:
+            return f"Did {subject} {base} {self.thing(rng.random() < 0.3)}?"
+        if kind == 1:
+            return f"Where did {subject} {base} {self.thing()}?"
+        if kind == 2:
+            return f"Why {'are' if plural else 'is'} {subject} {rng.choice(EN_INTRANSITIVE_VERBS)[3]} {self.place()}?"
+        if kind == 3:
+            return f"How many {_en_noun_forms(rng.choice(EN_THINGS))[1]} did {rng.choice(EN_NAMES)} {base}?"
+        if kind == 4:
+            return f"Who {rng.choice(EN_CREATURE_VERBS)[2]} {self.creature(rng.random() < 0.3)} {self.place()}?"
+        if kind == 5:
+            thing, adjective = self.thing(), rng.choice(EN_THING_ADJECTIVES)
+            return rng.choice([f"Is {thing} really {adjective}?", f"Can you {base} {thing}, please?"])
+        if kind == 6:
+            return f"Will {subject} {rng.choice(EN_INTRANSITIVE_VERBS)[0]} {self.place()} {rng.choice(EN_TIMES)}?"
+        return f"{self.clause()}?"  # a statement asked with rising intonation
+
+    def exclamation(self) -> str:
+        rng = self.rng
+        thing = _en_noun_forms(rng.choice(EN_THINGS))[0]
+        kind = rng.randrange(6)
+        if kind == 0:
+            return f"What {_en_indefinite(rng.choice(EN_THING_ADJECTIVES))} {thing}!"
+        if kind == 1:
+            return f"The {thing} is so {rng.choice(EN_THING_ADJECTIVES)}!"
+        if kind == 2:
+            animal = _en_noun_forms(rng.choice(EN_ANIMALS))[0]
+            return f"Look at that {rng.choice(EN_CREATURE_ADJECTIVES)} {animal}!"
+        if kind == 3:
+            return f"{rng.choice(EN_NAMES)}, please {rng.choice(EN_THING_VERBS)[0]} {self.thing()}!"
+        if kind == 4:
+            return f"Oh no, {self.clause()}!"
+        return f"{self.clause()}!"
+
+    def compound(self) -> str:
+        rng = self.rng
+        if rng.random() < 0.15:
+            return f"In {self.year()}, {self.clause()}."
+        if rng.random() < 0.5:
+            return f"{rng.choice(EN_SENTENCE_OPENERS)} {self.clause()}, {self.clause()}."
+        return f"{self.clause()}, {rng.choice(EN_CONJUNCTIONS)} {self.clause()}."
+
+    def sentence(self) -> str:
+        roll = self.rng.random()
+        if roll < 0.2:
+            return self.question()
+        if roll < 0.3:
+            return self.exclamation()
+        if roll < 0.5:
+            return self.compound()
+        return f"{self.clause()}."
+
+    def long_sentence(self) -> str:
+        rng = self.rng
+        text = f"{rng.choice(EN_SENTENCE_OPENERS)} {self.clause()}, {self.clause()}"
+        for _ in range(rng.randint(2, 4)):
+            text += f", {rng.choice(EN_CONJUNCTIONS)} {self.clause()}"
+        return text + "."
+
+
+# ---------------------------------------------------------------- Russian vocabulary
+# Masculine living nouns as "nominative:accusative"; feminine ones are only nominative (the accusative is regular).
+RU_MALE_CREATURES = """рыбак:рыбака учитель:учителя врач:врача пекарь:пекаря моряк:моряка студент:студента
+художник:художника водитель:водителя лётчик:лётчика писатель:писателя сосед:соседа музыкант:музыканта
+солдат:солдата садовник:садовника инженер:инженера турист:туриста король:короля повар:повара охранник:охранника
+пастух:пастуха купец:купца мальчик:мальчика старик:старика дедушка:дедушку кот:кота пёс:пса конь:коня волк:волка
+медведь:медведя заяц:зайца гусь:гуся ёж:ежа попугай:попугая воробей:воробья почтальон:почтальона
+капитан:капитана охотник:охотника профессор:профессора продавец:продавца щенок:щенка""".split()
+RU_FEMALE_CREATURES = """учительница медсестра студентка художница соседка певица королева девочка бабушка
+старушка хозяйка кошка собака лошадь лиса утка сова белка корова коза мышь продавщица актриса журналистка
+тётя""".split()
+RU_PLURAL_CREATURES = """дети студенты рыбаки соседи туристы музыканты школьники девочки мальчики гости птицы
+кошки собаки утки солдаты моряки""".split()
+# Counted people in the genitive plural, for "70% студентов".
+RU_PEOPLE_GENITIVE_PLURAL = "студентов учеников туристов жителей зрителей покупателей пассажиров гостей".split()
+# Adjectives whose endings follow one pattern: hard stems in -ый/-ой and velar stems in -ий.
+RU_CREATURE_ADJECTIVES = """старый молодой добрый умный весёлый смелый ленивый голодный усталый маленький тихий
+хитрый вежливый гордый строгий честный серьёзный сонный счастливый сердитый знаменитый любопытный быстрый
+высокий грустный скромный упрямый мудрый""".split()
+RU_THING_ADJECTIVES = """новый старый красный белый чёрный зелёный жёлтый большой маленький тяжёлый лёгкий пустой
+полный чистый грязный деревянный золотой серебряный стеклянный круглый длинный короткий тёплый холодный мокрый
+сухой дорогой дешёвый красивый странный старинный яркий мягкий твёрдый кожаный бумажный тонкий толстый широкий
+узкий крепкий""".split()
+# Inanimate nouns as "nominative:genitive plural", by gender.
+RU_THINGS = {
+    "m": """стол:столов стул:стульев ключ:ключей нож:ножей зонт:зонтов мяч:мячей карандаш:карандашей
+журнал:журналов билет:билетов фонарь:фонарей чемодан:чемоданов кошелёк:кошельков конверт:конвертов
+подарок:подарков камень:камней торт:тортов пирог:пирогов апельсин:апельсинов огурец:огурцов помидор:помидоров
+шарф:шарфов платок:платков ковёр:ковров гвоздь:гвоздей молоток:молотков рюкзак:рюкзаков телефон:телефонов
+альбом:альбомов портфель:портфелей стакан:стаканов чайник:чайников ящик:ящиков мешок:мешков сундук:сундуков
+банан:бананов""".split(),
+    "f": """книга:книг лампа:ламп чашка:чашек тарелка:тарелок ложка:ложек вилка:вилок корзина:корзин
+бутылка:бутылок свеча:свечей шляпа:шляп куртка:курток сумка:сумок карта:карт монета:монет газета:газет
+игрушка:игрушек картина:картин подушка:подушек коробка:коробок тетрадь:тетрадей лодка:лодок груша:груш
+конфета:конфет открытка:открыток ручка:ручек скрипка:скрипок гитара:гитар верёвка:верёвок палатка:палаток
+рубашка:рубашек перчатка:перчаток фотография:фотографий ваза:ваз шкатулка:шкатулок щётка:щёток
+юбка:юбок""".split(),
+    "n": """окно:окон яблоко:яблок зеркало:зеркал кресло:кресел яйцо:яиц письмо:писем одеяло:одеял
+ведро:вёдер полотенце:полотенец колесо:колёс перо:перьев блюдце:блюдец платье:платьев
+объявление:объявлений""".split(),
+}
+# Past tense as masculine, or "masculine:feminine:plural" when irregular.
+RU_THING_VERBS_PAST = """купил потерял взял починил вымыл покрасил продал спрятал уронил увидел заметил нарисовал
+поднял подарил выбросил почистил сломал забыл искал нашёл:нашла:нашли принёс:принесла:принесли показал выбрал
+заказал вернул держал упаковал украл""".split()
+RU_CREATURE_VERBS_PAST = """увидел встретил позвал разбудил накормил обнял нарисовал искал ждал услышал
+поблагодарил пригласил сфотографировал заметил догнал спас:спасла:спасли""".split()
+RU_INTRANSITIVE_PAST = """спал пел смеялся ждал плавал танцевал улыбнулся плакал кричал гулял работал отдыхал
+прыгал сидел стоял молчал уснул читал играл шёл:шла:шли""".split()
+# Present tense as "third person singular:third person plural".
+RU_THING_VERBS_PRESENT = """покупает:покупают ищет:ищут моет:моют красит:красят продаёт:продают прячет:прячут
+рисует:рисуют чистит:чистят берёт:берут чинит:чинят держит:держат несёт:несут видит:видят любит:любят
+выбирает:выбирают показывает:показывают собирает:собирают""".split()
+RU_INTRANSITIVE_PRESENT = """спит:спят поёт:поют смеётся:смеются ждёт:ждут плавает:плавают танцует:танцуют
+улыбается:улыбаются плачет:плачут кричит:кричат гуляет:гуляют работает:работают отдыхает:отдыхают сидит:сидят
+стоит:стоят молчит:молчат читает:читают играет:играют рисует:рисуют готовит:готовят""".split()
+RU_IMPERATIVES = "возьми открой спрячь покажи купи принеси найди почини вымой подними убери".split()
+RU_INFINITIVES = """купить найти починить вымыть показать спрятать взять принести нарисовать поднять убрать
+выбрать""".split()
+# Places as "preposition:prepositional case:gender".
+RU_PLACES = [place.split(":") for place in """в:парке:m на:площади:f в:библиотеке:f в:музее:m в:доме:m
+на:вокзале:m в:деревне:f в:городе:m на:рынке:m в:поле:n на:озере:n в:магазине:m в:замке:m на:мосту:m в:саду:m
+в:лесу:m на:берегу:m в:порту:m на:крыше:f на:кухне:f в:комнате:f в:школе:f в:больнице:f на:ферме:f
+в:гостинице:f на:улице:f в:квартире:f в:театре:m на:стадионе:m в:подвале:m на:балконе:m в:офисе:m на:станции:f
+в:церкви:f на:острове:m в:долине:f на:холме:m в:зале:m в:подъезде:m в:зоопарке:m""".split()]
+RU_PLACE_ADJECTIVES = """старый новый большой маленький тихий светлый тёмный шумный пустой далёкий зелёный
+высокий""".split()
+RU_NAMES = {
+    "m": "Иван Пётр Алексей Михаил Николай Сергей Андрей Дмитрий Борис Виктор Павел Олег Григорий Фёдор Степан".split(),
+    "f": "Анна Мария Ольга Елена Наталья Татьяна Ирина Светлана Вера Нина Галина Дарья Катя Людмила Софья".split(),
+}
+RU_TIMES = """вчера, сегодня утром, вчера вечером, ночью, в понедельник, в пятницу вечером, в полдень, после обеда,
+перед ужином, весной, прошлой зимой, на рассвете, рано утром, поздно вечером, два дня назад, на прошлой неделе,
+в воскресенье, этим летом, после школы""".replace("\n", " ").split(", ")
+RU_FREQUENCIES = """каждое утро, каждый день, по воскресеньям, дважды в неделю, каждый вечер, зимой, после завтрака,
+раз в месяц, по выходным, почти каждую ночь""".replace("\n", " ").split(", ")
+RU_MANNERS = "тихо, громко, долго, весело, спокойно, снова, весь день, до самого вечера, целый час, молча".split(", ")
+RU_SCENE_ADVERBS = "тихо тепло красиво светло шумно холодно уютно темно спокойно".split()
+RU_SENTENCE_OPENERS = ["Когда", "Пока", "Хотя", "Как только"]
+RU_CONJUNCTIONS = ["и", "но", "поэтому", "потому что", "пока", "хотя", "а потом"]
+# Possessives and demonstratives: (nominative, accusative) by gender; "его"/"её" do not change.
+RU_DETERMINERS = {
+    "m": [("мой", "мой"), ("наш", "наш"), ("этот", "этот"), ("твой", "твой"), ("его", "его"), ("её", "её")],
+    "f": [("моя", "мою"), ("наша", "нашу"), ("эта", "эту"), ("твоя", "твою"), ("его", "его"), ("её", "её")],
+    "n": [("моё", "моё"), ("наше", "наше"), ("это", "это"), ("твоё", "твоё"), ("его", "его"), ("её", "её")],
+}
+VELAR_OR_SIBILANT = "гкхжшчщ"
+
+
+def _ru_adjective(masculine: str, form: str) -> str:
+    """One form of an adjective given its masculine nominative (-ый, -ой, or velar stem + -ий)."""
+    stem = masculine[:-2]
+    i_after_stem = stem[-1] in VELAR_OR_SIBILANT
+    endings = {
+        "m": masculine[-2:], "f": "ая", "n": "ое", "pl": "ие" if i_after_stem else "ые",
+        "acc_m_animate": "ого", "acc_f": "ую", "prep_mn": "ом", "prep_f": "ой",
+        "gen_pl": "их" if i_after_stem else "ых",
+    }
+    return stem + endings[form]
+
+
+def _ru_feminine_accusative(noun: str) -> str:
+    if noun.endswith("а"):
+        return noun[:-1] + "у"
+    if noun.endswith("я"):
+        return noun[:-1] + "ю"
+    return noun  # -ь: лошадь, тетрадь
+
+
+def _ru_past(entry: str, gender: str) -> str:
+    """Past tense agreeing with a subject of gender "m", "f" or "pl"."""
+    if ":" in entry:
+        masculine, feminine, plural = entry.split(":")
+    elif entry.endswith("ся"):
+        stem = entry[:-2]
+        masculine, feminine, plural = entry, stem + "ась", stem + "ись"
+    else:
+        masculine, feminine, plural = entry, entry + "а", entry + "и"
+    return {"m": masculine, "f": feminine, "pl": plural}[gender]
+
+
+def _ru_present(entry: str, plural: bool) -> str:
+    singular, plural_form = entry.split(":")
+    return plural_form if plural else singular
+
+
+def _ru_many(rng: random.Random) -> int:
+    """A number read as a nominative cardinal that takes the genitive plural (5-20, 25, 37, 111, ...).
+
+    The text front end spells plain numbers in the masculine nominative, so "1", "2"-"4" and their
+    compounds would clash with a feminine noun ("два книги") or need other noun forms.
+    """
+    while True:
+        number = rng.choice([rng.randint(5, 20), rng.randint(21, 99), rng.randint(100, 999)])
+        if number % 10 in (0, 5, 6, 7, 8, 9) or number % 100 in (11, 12, 13, 14):
+            return number
+
+
+class RussianSentences:
+    """Draws Russian sentences from a small grammar with case and gender agreement; choices come from `rng`."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def thing(self) -> tuple[str, str, str]:
+        """A thing as (nominative phrase, accusative phrase, gender)."""
+        rng = self.rng
+        gender = rng.choice(["m", "m", "f", "f", "n"])
+        noun = rng.choice(RU_THINGS[gender]).split(":")[0]
+        nominative = noun
+        accusative = _ru_feminine_accusative(noun) if gender == "f" else noun
+        if rng.random() < 0.6:
+            adjective = rng.choice(RU_THING_ADJECTIVES)
+            nominative = f"{_ru_adjective(adjective, gender)} {nominative}"
+            accusative_form = "acc_f" if gender == "f" else gender  # inanimate: accusative = nominative
+            accusative = f"{_ru_adjective(adjective, accusative_form)} {accusative}"
+        if rng.random() < 0.3:
+            determiner_nominative, determiner_accusative = rng.choice(RU_DETERMINERS[gender])
+            nominative = f"{determiner_nominative} {nominative}"
+            accusative = f"{determiner_accusative} {accusative}"
+        return nominative, accusative, gender
+
+    def creature(self) -> tuple[str, str, str]:
+        """A person or animal as (nominative phrase, accusative phrase, gender)."""
+        rng = self.rng
+        if rng.random() < 0.55:
+            nominative, accusative = rng.choice(RU_MALE_CREATURES).split(":")
+            gender, accusative_ending = "m", "acc_m_animate"
+        else:
+            nominative = rng.choice(RU_FEMALE_CREATURES)
+            accusative = _ru_feminine_accusative(nominative)
+            gender, accusative_ending = "f", "acc_f"
+        if rng.random() < 0.55:
+            adjective = rng.choice(RU_CREATURE_ADJECTIVES)
+            nominative = f"{_ru_adjective(adjective, gender)} {nominative}"
+            accusative = f"{_ru_adjective(adjective, accusative_ending)} {accusative}"
+        elif rng.random() < 0.3:
+            determiner_nominative, _ = rng.choice(RU_DETERMINERS[gender][:4])
+            nominative = f"{determiner_nominative} {nominative}"
+            # The inanimate accusatives above do not fit living beings; these do.
+            determiner_accusative = {"мой": "моего", "наш": "нашего", "этот": "этого", "твой": "твоего",
+                                     "моя": "мою", "наша": "нашу", "эта": "эту", "твоя": "твою"}[determiner_nominative]
+            accusative = f"{determiner_accusative} {accusative}"
+        return nominative, accusative, gender
+
+    def subject(self) -> tuple[str, str]:
+        """A subject as (phrase, gender "m", "f" or "pl")."""
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.3:
+            gender = rng.choice(["m", "f"])
+            return rng.choice(RU_NAMES[gender]), gender
+        if roll < 0.45:
+            noun = rng.choice(RU_PLURAL_CREATURES)
+            if rng.random() < 0.5:
+                noun = f"{_ru_adjective(rng.choice(RU_CREATURE_ADJECTIVES), 'pl')} {noun}"
+            return noun, "pl"
+        nominative, _, gender = self.creature()
+        return nominative, gender
+
+    def place(self) -> str:
+        rng = self.rng
+        preposition, noun, gender = rng.choice(RU_PLACES)
+        if rng.random() < 0.35:
+            adjective = _ru_adjective(rng.choice(RU_PLACE_ADJECTIVES), "prep_f" if gender == "f" else "prep_mn")
+            noun = f"{adjective} {noun}"
+        return f"{preposition} {noun}"
+
+    def optional(self, probability: float, make) -> str:
+        return " " + make() if self.rng.random() < probability else ""
+
+    def counted_things(self) -> str:
+        """A number of things in the genitive plural: "25 красных яблок"."""
+        rng = self.rng
+        noun = rng.choice(RU_THINGS[rng.choice(["m", "f", "n"])]).split(":")[1]
+        if rng.random() < 0.4:
+            noun = f"{_ru_adjective(rng.choice(RU_THING_ADJECTIVES), 'gen_pl')} {noun}"
+        return f"{_ru_many(rng)} {noun}"
+
+    def clause(self) -> str:
+        """A statement without its final punctuation, starting in lower case unless with a name."""
+        rng = self.rng
+        subject, gender = self.subject()
+        plural = gender == "pl"
+        kind = rng.randrange(9)
+        if kind == 0:
+            verb = _ru_past(rng.choice(RU_THING_VERBS_PAST), gender)
+            text = f"{subject} {verb} {self.thing()[1]}" + self.optional(0.5, self.place)
+            return f"{rng.choice(RU_TIMES)} {text}" if rng.random() < 0.3 else text
+        if kind == 1:
+            verb = _ru_present(rng.choice(RU_THING_VERBS_PRESENT), plural)
+            return f"{subject} {verb} {self.thing()[1]} {rng.choice(RU_FREQUENCIES)}"
+        if kind == 2:
+            verb = _ru_past(rng.choice(RU_CREATURE_VERBS_PAST), gender)
+            return f"{subject} {verb} {self.creature()[1]}" + self.optional(0.6, self.place)
+        if kind == 3:
+            verb = _ru_past(rng.choice(RU_INTRANSITIVE_PAST), gender)
+            return f"{subject} {verb}" + self.optional(0.5, lambda: rng.choice(RU_MANNERS)) + \
+                self.optional(0.6, self.place)
+        if kind == 4:
+            verb = _ru_present(rng.choice(RU_INTRANSITIVE_PRESENT), plural)
+            return f"{self.place()} {verb} {subject}" if rng.random() < 0.4 else f"{subject} {verb} {self.place()}"
+        if kind == 5:
+            verb = _ru_past(rng.choice(RU_THING_VERBS_PAST), gender)
+            return f"{subject} {verb} {self.counted_things()}" + self.optional(0.4, self.place)
+        if kind == 6:
+            return f"{self.place()} было {self.counted_things()}"
+        if kind == 7:
+            people = rng.choice(RU_PEOPLE_GENITIVE_PLURAL)
+            return rng.choice([
+                f"почти {rng.randint(2, 99)}% {people} {_ru_past(rng.choice(RU_INTRANSITIVE_PAST), 'pl')} "
+                + self.place(),
+                f"цены выросли на {rng.randint(2, 60)}% за {rng.choice(['год', 'месяц', 'неделю', 'зиму'])}",
+                f"скидка на {self.thing()[1]} составила {rng.randint(2, 70)}%",
+                f"влажность воздуха {rng.choice(['сегодня', 'вчера', 'утром'])} была {rng.randint(20, 99)}%",
+            ])
+        # kind == 8: clock times, prices and numbers used as labels
+        name_gender = rng.choice(["m", "f"])
+        name = rng.choice(RU_NAMES[name_gender])
+        nominative, _, thing_gender = self.thing()
+        cost = {"m": "стоил", "f": "стоила", "n": "стоило"}[thing_gender]
+        return rng.choice([
+            f"{name} {_ru_past('вернулся', name_gender)} домой в {_clock_time(rng, 5, 23)}",
+            f"поезд отправляется в {rng.randint(5, 11)}:{rng.randint(10, 59)}",
+            f"{nominative} {cost} {rng.randint(2, 999)} ₽",
+            f"за {rng.randint(2, 999)} руб. можно купить {self.thing()[1]}",
+            f"билет на концерт стоит ${rng.randint(2, 200)}",
+            f"автобус номер {rng.randint(1, 99)} {rng.choice(['уже ушёл', 'опаздывает', 'стоит на остановке'])}",
+            f"{subject} {'живут' if plural else 'живёт'} в доме номер {rng.randint(1, 150)}",
+        ])
+
+    def question(self) -> str:
+        rng = self.rng
+        subject, gender = self.subject()
+        kind = rng.randrange(8)
+        if kind == 0:
+            return f"Где {subject} {_ru_past(rng.choice(RU_THING_VERBS_PAST), gender)} {self.thing()[1]}?"
+        if kind == 1:
+            return f"Почему {subject} {_ru_past(rng.choice(RU_INTRANSITIVE_PAST), gender)} {self.place()}?"
+        if kind == 2:
+            noun = rng.choice(RU_THINGS[rng.choice(["m", "f", "n"])]).split(":")[1]
+            name_gender = rng.choice(["m", "f"])
+            verb = _ru_past(rng.choice(RU_THING_VERBS_PAST), name_gender)
+            return f"Сколько {noun} {verb} {rng.choice(RU_NAMES[name_gender])}?"
+        if kind == 3:
+            return f"Кто {_ru_past(rng.choice(RU_CREATURE_VERBS_PAST), 'm')} {self.creature()[1]} {self.place()}?"
+        if kind == 4:
+            return rng.choice([f"Ты можешь {rng.choice(RU_INFINITIVES)} {self.thing()[1]}?",
+                               f"Вы видели {self.thing()[1]}?", f"Можно взять {self.thing()[1]}?"])
+        if kind == 5:
+            return f"Что {subject} {_ru_past(rng.choice(RU_THING_VERBS_PAST), gender)} {self.place()}?"
+        if kind == 6:
+            return f"Когда {subject} {_ru_past(rng.choice(['вернулся', 'пришёл:пришла:пришли', 'уснул']), gender)}?"
+        return f"{self.clause()}?"  # a statement asked with rising intonation
+
+    def exclamation(self) -> str:
+        rng = self.rng
+        kind = rng.randrange(6)
+        if kind == 0:
+            gender = rng.choice(["m", "f", "n"])
+            noun = rng.choice(RU_THINGS[gender]).split(":")[0]
+            what = {"m": "Какой", "f": "Какая", "n": "Какое"}[gender]
+            return f"{what} {_ru_adjective(rng.choice(RU_THING_ADJECTIVES), gender)} {noun}!"
+        if kind == 1:
+            subject, gender = self.subject()
+            return f"Смотри, {subject} {_ru_present(rng.choice(RU_INTRANSITIVE_PRESENT), gender == 'pl')}!"
+        if kind == 2:
+            return f"Как {rng.choice(['здесь', 'сегодня', 'было'])} {rng.choice(RU_SCENE_ADVERBS)}!"
+        if kind == 3:
+            name = rng.choice(RU_NAMES[rng.choice(["m", "f"])])
+            return f"{name}, {rng.choice(RU_IMPERATIVES)} {self.thing()[1]}!"
+        if kind == 4:
+            return f"Ой, {self.clause()}!"
+        return f"{self.clause()}!"
+
+    def compound(self) -> str:
+        rng = self.rng
+        if rng.random() < 0.5:
+            return f"{rng.choice(RU_SENTENCE_OPENERS)} {self.clause()}, {self.clause()}."
+        return f"{self.clause()}, {rng.choice(RU_CONJUNCTIONS)} {self.clause()}."
+
+    def sentence(self) -> str:
+        roll = self.rng.random()
+        if roll < 0.2:
+            return self.question()
+        if roll < 0.3:
+            return self.exclamation()
+        if roll < 0.5:
+            return self.compound()
+        return f"{self.clause()}."
+
+    def long_sentence(self) -> str:
+        rng = self.rng
+        text = f"{rng.choice(RU_SENTENCE_OPENERS)} {self.clause()}, {self.clause()}"
+        for _ in range(rng.randint(2, 4)):
+            text += f", {rng.choice(RU_CONJUNCTIONS)} {self.clause()}"
+        return text + "."
+
+
+_GRAMMARS = {"en": EnglishSentences, "ru": RussianSentences}
+
+
+# ---------------------------------------------------------------- sentence lists
+def _check_language(language: str) -> None:
+    if language not in LANGUAGES:
+        raise UserError(f"no corpus generator for language {language!r}; choose one of: {', '.join(LANGUAGES)}")
+
+
+def _capitalize(sentence: str) -> str:
+    return sentence[0].upper() + sentence[1:]
+
+
+def _word_count(sentence: str) -> int:
+    return len(sentence.split())
+
+
+def _is_held_out(sentence: str) -> bool:
+    return zlib.crc32(sentence.encode("utf-8")) % HELD_OUT_BUCKETS == 0
+
+
+def _draw(language: str, stream: str, count: int, accept) -> list[str]:
+    """`count` distinct sentences from the grammar seeded by `stream`, each passing `accept`."""
+    grammar = _GRAMMARS[language](random.Random(stream))
+    sentences: list[str] = []
+    seen: set[str] = set()
+    for _ in range(count * MAX_DRAWS_PER_SENTENCE):
+        sentence = _capitalize(grammar.sentence())
+        if sentence not in seen and accept(sentence):
+            seen.add(sentence)
+            sentences.append(sentence)
+            if len(sentences) == count:
+                return sentences
+    raise UserError(f"cannot generate {count} distinct {language!r} sentences; ask for fewer")
+
+
+def generate_sentences(language: str, count: int, seed: int = 0) -> list[str]:
+    """`count` distinct training sentences of 3-15 words; the list for a smaller count is a prefix of a larger one."""
+    _check_language(language)
+    if count < 1:
+        raise UserError(f"sentence count must be at least 1, got {count}")
+    return _draw(language, f"{language}:train:{seed}", count,
+                 lambda s: MIN_WORDS <= _word_count(s) <= MAX_WORDS and not _is_held_out(s))
+
+
+def generate_test_sentences(language: str, seed: int = 0) -> list[str]:
+    """The held-out list: 16 ordinary sentences and 8 long ones (20-60 words), never among the training ones."""
+    _check_language(language)
+    short = _draw(language, f"{language}:test:{seed}", TEST_SHORT_COUNT,
+                  lambda s: MIN_WORDS <= _word_count(s) <= MAX_WORDS and _is_held_out(s))
+    grammar = _GRAMMARS[language](random.Random(f"{language}:test-long:{seed}"))
+    long: list[str] = []
+    while len(long) < TEST_LONG_COUNT:
+        sentence = _capitalize(grammar.long_sentence())
+        if LONG_MIN_WORDS <= _word_count(sentence) <= LONG_MAX_WORDS and sentence not in long:
+            long.append(sentence)
+    return short + long
+
+
+# ---------------------------------------------------------------- audio
+def trim_silence(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Cut leading and trailing silence, keeping TRIM_KEEP_SECONDS of it at each end."""
+    frame = int(sample_rate * TRIM_FRAME_SECONDS)
+    frame_count = len(waveform) // frame
+    if frame_count == 0:
+        return waveform
+    frames = waveform[: frame_count * frame].reshape(frame_count, frame)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    loud = np.flatnonzero(rms > rms.max() * 10 ** (TRIM_THRESHOLD_DB / 20))
+    if len(loud) == 0:
+        return waveform
+    keep = int(sample_rate * TRIM_KEEP_SECONDS)
+    start = max(0, loud[0] * frame - keep)
+    end = min(len(waveform), (loud[-1] + 1) * frame + keep)
+    return waveform[start:end]
+
+
+def _speakable(normalized: str) -> str:
+    # "+" marks stress in Russian transcripts; eSpeak would read it aloud as "plus".
+    return normalized.replace("+", "")
+
+
+# ---------------------------------------------------------------- corpus on disk
+def _read_transcripts(path: Path) -> dict[str, str]:
+    """id -> normalized text of an existing metadata file, to tell which wavs still match."""
+    if not path.is_file():
+        return {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {fields[0]: fields[2] for fields in (line.split("|") for line in lines) if len(fields) == 3}
+
+
+def _metadata(utterances: list[tuple[str, str, str]]) -> str:
+    return "".join(f"{utterance_id}|{text}|{normalized}\n" for utterance_id, text, normalized in utterances)
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    temp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temp_path.write_text(text, encoding="utf-8")
+        os.replace(temp_path, path)
+    finally:
+        temp_path.unlink(missing_ok=True)
+
+
+def _remove_stale_wavs(folder: Path, id_pattern: re.Pattern, wanted: set[str]) -> None:
+    # Clips of a former, larger corpus would otherwise sit next to the metadata that no longer lists them.
+    for path in folder.glob("*.wav"):
+        if id_pattern.fullmatch(path.stem) and path.stem not in wanted:
+            path.unlink()
+
+
+def make_corpus(language: str, out_dir: str | Path, count: int = 400, seed: int = 0, progress: bool = True) -> Path:
+    """Write an LJSpeech-layout corpus of `count` eSpeak utterances plus a held-out test list; returns out_dir.
+
+    Resumable: a finished corpus with the same language, seed and count is left as it is; otherwise
+    wavs whose transcript is unchanged are kept and only the missing ones are synthesized.
+    """
+    _check_language(language)
+    if count < 1:
+        raise UserError(f"corpus size must be at least 1 utterance, got {count}")
+    out_dir = Path(out_dir)
+    summary_path = out_dir / "corpus.json"
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        if (summary.get("language"), summary.get("seed"), summary.get("count")) == (language, seed, count):
+            return out_dir
+        summary_path.unlink()  # the corpus is about to change; it is complete again only when rewritten
+
+    frontend = get_frontend(language)
+    train = [(f"{language}_{index:05d}", text, frontend.normalize(text))
+             for index, text in enumerate(generate_sentences(language, count, seed), start=1)]
+    test = [(f"{language}_test_{index:03d}", text, frontend.normalize(text))
+            for index, text in enumerate(generate_test_sentences(language, seed), start=1)]
+
+    wav_dir, test_wav_dir = out_dir / "wavs", out_dir / "test_wavs"
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    test_wav_dir.mkdir(parents=True, exist_ok=True)
+    metadata_path, test_metadata_path = out_dir / "metadata.csv", out_dir / "test_sentences.csv"
+    # Wavs are written atomically, so one that exists is complete; it is still valid if its transcript is.
+    previous = _read_transcripts(metadata_path) | _read_transcripts(test_metadata_path)
+    _remove_stale_wavs(wav_dir, re.compile(r"[a-z]+_\d{5}"), {utterance_id for utterance_id, _, _ in train})
+    _remove_stale_wavs(test_wav_dir, re.compile(r"[a-z]+_test_\d{3}"), {utterance_id for utterance_id, _, _ in test})
+    # The metadata goes first, so that an interrupted run can tell later which wavs match it.
+    _write_text_atomically(metadata_path, _metadata(train))
+    _write_text_atomically(test_metadata_path, _metadata(test))
+
+    voice = EspeakVoice(language)
+    jobs = [(wav_dir, item) for item in train] + [(test_wav_dir, item) for item in test]
+    seconds = {"train": 0.0, "test": 0.0}
+    for folder, (utterance_id, _, normalized) in tqdm(jobs, desc=f"eSpeak {language} corpus", unit="utt",
+                                                      disable=not progress):
+        path = folder / f"{utterance_id}.wav"
+        if not (path.is_file() and previous.get(utterance_id) == normalized):
+            waveform = trim_silence(voice.synthesize(_speakable(normalized)), voice.sample_rate)
+            save_wav(path, waveform, voice.sample_rate)
+        seconds["test" if folder == test_wav_dir else "train"] += soundfile.info(str(path)).duration
+
+    summary = {
+        "language": language,
+        "seed": seed,
+        "count": count,
+        "sample_rate": voice.sample_rate,
+        "test_count": len(test),
+        "total_seconds": round(seconds["train"], 3),
+        "test_total_seconds": round(seconds["test"], 3),
+    }
+    _write_text_atomically(summary_path, json.dumps(summary, indent=2) + "\n")
+    return out_dir

@@ -1,0 +1,105 @@
+"""Training batches: encoded text and cached log-mels, length-bucketed and padded to r."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from tacotron.text import Frontend
+
+
+@dataclass
+class Batch:
+    ids: list[str]
+    text: torch.Tensor  # [B, N] symbol ids, 0-padded
+    text_lengths: torch.Tensor  # [B]
+    mels: torch.Tensor  # [B, n_mels, T], T a multiple of r, padded with the log floor (silence)
+    mel_lengths: torch.Tensor  # [B]
+
+    def to(self, device: torch.device) -> "Batch":
+        return Batch(self.ids, self.text.to(device, non_blocking=True),
+                     self.text_lengths.to(device, non_blocking=True),
+                     self.mels.to(device, non_blocking=True),
+                     self.mel_lengths.to(device, non_blocking=True))
+
+
+class MelTextDataset(Dataset):
+    """Items of a prepared split: (id, symbol ids, log-mel [n_mels, frames])."""
+
+    def __init__(self, utterances: Sequence, frontend: Frontend):
+        self.utterances = list(utterances)
+        self.frontend = frontend
+        self.frames = [u.frames for u in self.utterances]
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    def __getitem__(self, index: int):
+        utterance = self.utterances[index]
+        mel = torch.from_numpy(np.load(utterance.mel_path))
+        text = torch.tensor(self.frontend.to_ids(utterance.normalized), dtype=torch.long)
+        return utterance.id, text, mel
+
+
+class MelTextCollate:
+    """Pads a list of items into a Batch; mel frames are padded up to a multiple of r."""
+
+    def __init__(self, reduction_factor: int, pad_value: float):
+        self.r = reduction_factor
+        self.pad_value = pad_value
+
+    def __call__(self, items) -> Batch:
+        ids, texts, mels = zip(*items)
+        text_lengths = torch.tensor([len(t) for t in texts], dtype=torch.long)
+        mel_lengths = torch.tensor([m.size(1) for m in mels], dtype=torch.long)
+        max_frames = int(mel_lengths.max())
+        max_frames = -(-max_frames // self.r) * self.r
+        text = torch.zeros(len(items), int(text_lengths.max()), dtype=torch.long)
+        padded = torch.full((len(items), mels[0].size(0), max_frames), self.pad_value)
+        for i, (t, m) in enumerate(zip(texts, mels)):
+            text[i, : len(t)] = t
+            padded[i, :, : m.size(1)] = m
+        return Batch(list(ids), text, text_lengths, padded, mel_lengths)
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar length: each epoch shuffles the data (seeded by seed + epoch), sorts
+    windows of `bucket_batches` batches by frame count, cuts them into batches and shuffles the
+    batches. Batches are sharded over `world_size` ranks. `skip_batches` resumes mid-epoch."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int,
+                 bucket_batches: int = 32, rank: int = 0, world_size: int = 1):
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.bucket_batches = bucket_batches
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+        self.skip_batches = 0
+
+    def batches(self, epoch: int) -> list[list[int]]:
+        rng = random.Random(self.seed * 1_000_003 + epoch)
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        window = self.batch_size * self.bucket_batches
+        batches = []
+        for start in range(0, len(order), window):
+            chunk = sorted(order[start: start + window], key=self.lengths.__getitem__)
+            batches += [chunk[i: i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        rng.shuffle(batches)
+        usable = len(batches) - len(batches) % self.world_size if self.world_size > 1 else len(batches)
+        return batches[self.rank:usable:self.world_size]
+
+    def __len__(self) -> int:
+        return len(self.batches(self.epoch))
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self.batches(self.epoch)[self.skip_batches:]
+        self.skip_batches = 0
+        return iter(batches)

@@ -1,0 +1,483 @@
+"""Validate a data set, compute its log-mels once, and fix its train/validation split.
+
+Two layouts are accepted:
+  * a directory in LJSpeech layout: `metadata.csv` with `id|text` or `id|text|normalized` lines
+    and the audio in `wavs/{id}.wav` (the third column is ignored: we normalize `text` ourselves);
+  * a filelist file with `path|text` lines, the audio path absolute or relative to the filelist.
+
+Everything goes to `prepared_dir(source)`: `mels/{id}.npy` (float32 [n_mels, frames]), `cache.json`
+(what each mel was computed from), `split.json` ({id: "train" | "val"}, kept across runs),
+`train.jsonl`, `val.jsonl`, `report.txt` (one problem per line) and `prepared.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from tacotron.audio.io import AudioLoadError, load_audio
+from tacotron.audio.mel import MelSpectrogram
+from tacotron.config import AudioConfig, Config
+from tacotron.errors import DataError
+from tacotron.text import Frontend, detect_language, get_frontend
+
+LAYOUTS = (
+    "Expected either a directory with metadata.csv ('id|text' lines) and wavs/{id}.wav, "
+    "or a filelist file with 'path|text' lines (paths relative to the filelist or absolute)."
+)
+# Bump when the mel computation changes in a way AudioConfig does not show: cached mels are redone.
+MEL_FORMAT_VERSION = 1
+MEL_SETTINGS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax", "log_floor")
+# Below this many files to process, starting worker processes costs more than it saves.
+POOL_MIN_JOBS = 16
+SPLIT_SEED = 1234
+
+
+@dataclass
+class Utterance:
+    id: str
+    text: str
+    normalized: str
+    mel_path: Path
+    frames: int
+    seconds: float
+
+
+@dataclass
+class Problem:
+    file: str
+    line: int
+    id: str
+    action: str  # "skipped" | "fixed" | "warning"
+    reason: str  # "kind: details"; the summary counts problems by kind
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.action}: {self.reason}"
+
+
+@dataclass
+class PreparedData:
+    root: Path
+    language: str
+    train: list[Utterance]
+    val: list[Utterance]
+    problems: list[Problem]
+    mels_computed: int = 0  # by the prepare() call that returned this; 0 when loaded from disk
+
+    def summary(self) -> str:
+        utterances = self.train + self.val
+        seconds = sum(u.seconds for u in utterances)
+        duration = f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds / 60:.1f} min"
+        lines = [
+            f"{len(utterances)} utterances ({duration}): {len(self.train)} train, {len(self.val)} val; "
+            f"language '{self.language}'; {self.mels_computed} log-mels computed, the rest cached"
+        ]
+        actions = Counter(p.action for p in self.problems)
+        if self.problems:
+            counts = ", ".join(f"{actions[a]} {a}" for a in ("skipped", "fixed", "warning") if actions[a])
+            lines.append(f"problems: {counts} (see {self.root / 'report.txt'})")
+        kinds = Counter((p.action, p.reason.split(":")[0]) for p in self.problems)
+        lines += [f"  {action:8} {kind}: {count}" for (action, kind), count in sorted(kinds.items())]
+        return "\n".join(lines)
+
+
+def prepared_dir(source: str | Path) -> Path:
+    source = Path(source)
+    return source / "prepared" if source.is_dir() else source.parent / f"{source.stem}_prepared"
+
+
+@dataclass
+class _Line:
+    """One usable line of the listing, followed through the checks."""
+
+    file: str
+    line: int
+    id: str
+    text: str
+    audio_path: Path
+    normalized: str = ""
+
+    def problem(self, action: str, reason: str) -> Problem:
+        return Problem(self.file, self.line, self.id, action, reason)
+
+
+@dataclass
+class _MelJob:
+    id: str
+    audio_path: Path
+    mel_path: Path
+    size: int
+    mtime_ns: int
+    settings: str
+    cached: dict | None  # the cache entry, if only the file's timestamp or size may have changed
+
+
+def prepare(source: str | Path, config: Config, progress: bool = True) -> PreparedData:
+    """Check every line of the data set, compute missing log-mels, and write the prepared folder."""
+    source = Path(source)
+    lines, problems = _read_listing(source)
+    language = config.text.language
+    if language == "auto":
+        language = detect_language(line.text for line in lines)
+    lines = _check_text(lines, get_frontend(language), problems)
+
+    root = prepared_dir(source)
+    (root / "mels").mkdir(parents=True, exist_ok=True)
+    cache = _read_json(root / "cache.json")
+    entries, mels_computed = _update_mels(lines, root, config, cache, progress, problems)
+    _write_atomic(root / "cache.json", json.dumps(entries, indent=1, sort_keys=True))
+
+    kept = _check_audio(lines, entries, config, problems)
+    kept = _drop_speaking_rate_outliers(kept, entries, config.data.cps_outlier_mads, problems)
+    for line in kept:
+        clipped = entries[line.id]["clipped_fraction"]
+        if clipped > config.data.clipping_fraction:
+            problems.append(line.problem("warning", f"clipping: {clipped:.2%} of samples at full scale"))
+    problems.sort(key=lambda p: (p.file, p.line))
+    report_path = root / "report.txt"
+    _write_atomic(report_path, "".join(f"{p}\n" for p in problems))
+    if not kept:
+        # A stale prepared.json must not let `train` go on with an old version of the data.
+        (root / "prepared.json").unlink(missing_ok=True)
+        raise DataError(f"no usable utterance in {source}: every line has a problem; see {report_path}")
+
+    previous_split = _read_json(root / "split.json")
+    split = _assign_split([line.id for line in kept], previous_split, config.data.val_size)
+    _write_atomic(root / "split.json", json.dumps(split, indent=1, sort_keys=True))
+    utterances = [
+        Utterance(line.id, line.text, line.normalized, root / "mels" / f"{line.id}.npy",
+                  entries[line.id]["frames"], entries[line.id]["seconds"])
+        for line in kept
+    ]
+    data = PreparedData(
+        root=root,
+        language=language,
+        train=[u for u in utterances if split[u.id] == "train"],
+        val=[u for u in utterances if split[u.id] == "val"],
+        problems=problems,
+        mels_computed=mels_computed,
+    )
+    _write_prepared(data, config.audio)
+    return data
+
+
+def load_prepared(source: str | Path) -> PreparedData:
+    """What the last successful prepare(source) wrote."""
+    root = prepared_dir(source)
+    info_path = root / "prepared.json"
+    if not info_path.is_file():
+        raise DataError(f"{source} is not prepared ({info_path} is missing): run `tacotron prepare {source}`")
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        splits = {name: _read_utterances(root / f"{name}.jsonl", root) for name in ("train", "val")}
+        problems = [Problem(**p) for p in info["problems"]]
+        language = info["language"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{root} is damaged ({error}): run `tacotron prepare {source}` again") from None
+    return PreparedData(root, language, splits["train"], splits["val"], problems)
+
+
+def _read_listing(source: Path) -> tuple[list[_Line], list[Problem]]:
+    """Lines of metadata.csv or the filelist; badly formed lines and duplicate ids become problems."""
+    is_directory = source.is_dir()
+    if is_directory:
+        listing = source / "metadata.csv"
+        if not listing.is_file():
+            raise DataError(f"{source} has no metadata.csv. {LAYOUTS}")
+    elif source.is_file():
+        listing = source
+    else:
+        raise DataError(f"{source} does not exist. {LAYOUTS}")
+    try:
+        content = listing.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{listing} is not a UTF-8 text file. {LAYOUTS}") from None
+
+    lines, problems = [], []
+    first_line_of_id: dict[str, int] = {}
+    for number, raw in enumerate(content.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        fields = [f.strip() for f in raw.split("|")]
+        if is_directory:
+            expected = "'id|text' or 'id|text|normalized'"
+            well_formed = len(fields) in (2, 3)
+            item_id = fields[0]
+            audio_path = source / "wavs" / f"{item_id}.wav"
+        else:
+            expected = "'path|text'"
+            well_formed = len(fields) == 2
+            # An absolute path replaces the folder when joined, so both kinds of path work.
+            audio_path = listing.parent / fields[0]
+            item_id = Path(fields[0]).stem
+        problem = Problem(str(listing), number, item_id, "skipped", "")
+        if not well_formed:
+            problem.reason = f"wrong number of fields: expected {expected}, found {len(fields)} field(s)"
+        elif not item_id or item_id.startswith(".") or Path(item_id).name != item_id:
+            problem.reason = f"invalid id: {item_id!r} must be a plain file name"
+        elif item_id in first_line_of_id:
+            problem.reason = f"duplicate id: {item_id!r} is already on line {first_line_of_id[item_id]}"
+        else:
+            first_line_of_id[item_id] = number
+            lines.append(_Line(str(listing), number, item_id, fields[1], audio_path))
+            continue
+        problems.append(problem)
+    return lines, problems
+
+
+def _check_text(lines: list[_Line], frontend: Frontend, problems: list[Problem]) -> list[_Line]:
+    kept = []
+    for line in lines:
+        line.normalized = frontend.normalize(line.text)
+        unknown = frontend.unknown_characters(line.normalized)
+        if not line.normalized.strip():
+            problems.append(line.problem("skipped", "empty text after normalization"))
+        elif unknown:
+            listed = ", ".join(repr(character) for character in unknown)
+            problems.append(line.problem("skipped", f"unknown characters: {listed}"))
+        else:
+            kept.append(line)
+    return kept
+
+
+def _mel_settings(audio_config: AudioConfig) -> str:
+    """A fingerprint of everything that changes a file's log-mel."""
+    settings = {name: getattr(audio_config, name) for name in MEL_SETTINGS}
+    text = json.dumps([MEL_FORMAT_VERSION, settings], sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _update_mels(
+    lines: list[_Line], root: Path, config: Config, cache: dict, progress: bool, problems: list[Problem]
+) -> tuple[dict[str, dict], int]:
+    """Cache entries of all readable files ({id: entry}), computing the mels that are out of date.
+
+    An entry is reused without reading the file when path, size and mtime match; when only those
+    changed, the file is hashed and its mel recomputed only if the bytes (sha1) differ.
+    """
+    settings = _mel_settings(config.audio)
+    entries: dict[str, dict] = {}
+    jobs = []
+    for line in lines:
+        try:
+            stat = line.audio_path.stat()
+        except OSError:
+            problems.append(line.problem("skipped", f"audio file not found: {line.audio_path}"))
+            continue
+        mel_path = root / "mels" / f"{line.id}.npy"
+        cached = cache.get(line.id)
+        usable = (
+            cached is not None
+            and cached["settings"] == settings
+            and cached["path"] == str(line.audio_path)
+            and (cached["frames"] == 0 or mel_path.is_file())
+        )
+        if usable and (cached["size"], cached["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns):
+            entries[line.id] = cached
+        else:
+            jobs.append(_MelJob(line.id, line.audio_path, mel_path, stat.st_size, stat.st_mtime_ns,
+                                settings, cached if usable else None))
+
+    by_id = {line.id: line for line in lines}
+    mels_computed = 0
+    for line_id, outcome, computed in _run_jobs(jobs, config, progress) if jobs else []:
+        if isinstance(outcome, str):
+            problems.append(by_id[line_id].problem("skipped", outcome))
+        else:
+            entries[line_id] = outcome
+        mels_computed += computed
+    return entries, mels_computed
+
+
+def _run_jobs(jobs: list[_MelJob], config: Config, progress: bool) -> list[tuple[str, dict | str, bool]]:
+    mel_fn = MelSpectrogram(config.audio)
+    workers = config.data.num_workers or os.cpu_count() or 1
+    results = []
+    with tqdm(total=len(jobs), desc="log-mels", unit="file", disable=not progress) as bar:
+        if workers == 1 or len(jobs) < POOL_MIN_JOBS:
+            for job in jobs:
+                results.append(_process(job, mel_fn))
+                bar.update()
+        else:
+            chunksize = max(1, min(16, len(jobs) // (4 * workers)))
+            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(mel_fn,)) as pool:
+                for result in pool.map(_process_in_worker, jobs, chunksize=chunksize):
+                    results.append(result)
+                    bar.update()
+    return results
+
+
+_worker_mel_fn: MelSpectrogram | None = None
+
+
+def _init_worker(mel_fn: MelSpectrogram) -> None:
+    global _worker_mel_fn
+    # One process per core already: more threads per process would only compete for the cores.
+    torch.set_num_threads(1)
+    _worker_mel_fn = mel_fn
+
+
+def _process_in_worker(job: _MelJob) -> tuple[str, dict | str, bool]:
+    return _process(job, _worker_mel_fn)
+
+
+def _process(job: _MelJob, mel_fn: MelSpectrogram) -> tuple[str, dict | str, bool]:
+    """(id, new cache entry or the reason the file is unusable, whether a mel was computed)."""
+    try:
+        with open(job.audio_path, "rb") as file:
+            sha1 = hashlib.file_digest(file, "sha1").hexdigest()
+    except OSError as error:
+        return job.id, f"unreadable audio: {error}", False
+    if job.cached is not None and job.cached["sha1"] == sha1:
+        # Same bytes under a new timestamp (touched, copied): the mel on disk is still right.
+        return job.id, {**job.cached, "size": job.size, "mtime_ns": job.mtime_ns}, False
+    try:
+        waveform, info = load_audio(job.audio_path, mel_fn.sample_rate)
+    except AudioLoadError as error:
+        return job.id, error.reason, False
+    frames = 0
+    # Shorter than one window cannot be framed (and is far below any sensible minimum duration).
+    if len(waveform) >= mel_fn.n_fft:
+        with torch.no_grad():
+            mel = mel_fn(torch.from_numpy(waveform)).numpy()
+        _save_npy_atomic(job.mel_path, mel)
+        frames = mel.shape[1]
+    entry = {
+        "path": str(job.audio_path),
+        "size": job.size,
+        "mtime_ns": job.mtime_ns,
+        "sha1": sha1,
+        "settings": job.settings,
+        "frames": frames,
+        **dataclasses.asdict(info),
+    }
+    return job.id, entry, frames > 0
+
+
+def _check_audio(lines: list[_Line], entries: dict[str, dict], config: Config,
+                 problems: list[Problem]) -> list[_Line]:
+    """Lines whose audio is usable; downmixing and resampling are noted as fixed."""
+    min_seconds, max_seconds = config.data.min_seconds, config.data.max_seconds
+    kept = []
+    for line in lines:
+        entry = entries.get(line.id)
+        if entry is None:  # already reported as missing or unreadable
+            continue
+        seconds = entry["seconds"]
+        if not min_seconds <= seconds <= max_seconds:
+            reason = f"duration out of range: {seconds:.2f} s is outside [{min_seconds}, {max_seconds}] s"
+            problems.append(line.problem("skipped", reason))
+            continue
+        if entry["frames"] == 0:
+            problems.append(line.problem("skipped", f"too short for one mel frame: {seconds:.3f} s"))
+            continue
+        channels, sample_rate = entry["channels"], entry["sample_rate"]
+        if channels != 1:
+            problems.append(line.problem("fixed", f"downmixed to mono: the file has {channels} channels"))
+        if sample_rate != config.audio.sample_rate:
+            target = config.audio.sample_rate
+            problems.append(line.problem("fixed", f"resampled to {target} Hz: the file is {sample_rate} Hz"))
+        kept.append(line)
+    return kept
+
+
+def _speaking_rate_outliers(rates: np.ndarray, max_mads: float) -> np.ndarray:
+    """True where |cps - median(cps)| > max_mads * MAD, with MAD = median(|cps - median(cps)|).
+
+    cps is characters (of normalized text) per second. When MAD is 0 nothing is an outlier.
+    """
+    median = np.median(rates)
+    mad = np.median(np.abs(rates - median))
+    return (mad > 0) & (np.abs(rates - median) > max_mads * mad)
+
+
+def _drop_speaking_rate_outliers(lines: list[_Line], entries: dict[str, dict], max_mads: float,
+                                 problems: list[Problem]) -> list[_Line]:
+    """Transcripts far too long or short for their audio: usually the wrong text or a cut recording."""
+    if not lines:
+        return lines
+    rates = np.array([len(line.normalized) / entries[line.id]["seconds"] for line in lines])
+    outliers = _speaking_rate_outliers(rates, max_mads)
+    median = float(np.median(rates))
+    for line, rate, outlier in zip(lines, rates, outliers):
+        if outlier:
+            problems.append(line.problem(
+                "skipped", f"speaking rate outlier: {rate:.1f} characters/s, the median is {median:.1f}"))
+    return [line for line, outlier in zip(lines, outliers) if not outlier]
+
+
+def _assign_split(ids: list[str], previous: dict[str, str], val_size: int) -> dict[str, str]:
+    """Assignments already made are kept (also for ids absent this time) and new ids go to train.
+
+    The first time, validation gets min(val_size, 10% of the utterances) ids, at least one when
+    there are two or more, picked by a seeded shuffle of the sorted ids.
+    """
+    if previous:
+        return {**{item_id: "train" for item_id in ids}, **previous}
+    val_count = min(val_size, max(1, len(ids) // 10)) if len(ids) >= 2 else 0
+    order = sorted(ids)
+    random.Random(SPLIT_SEED).shuffle(order)
+    val_ids = set(order[:val_count])
+    return {item_id: "val" if item_id in val_ids else "train" for item_id in ids}
+
+
+def _write_prepared(data: PreparedData, audio_config: AudioConfig) -> None:
+    for name, utterances in (("train", data.train), ("val", data.val)):
+        rows = [
+            json.dumps({**dataclasses.asdict(u), "mel_path": u.mel_path.relative_to(data.root).as_posix()},
+                       ensure_ascii=False)
+            for u in utterances
+        ]
+        _write_atomic(data.root / f"{name}.jsonl", "".join(f"{row}\n" for row in rows))
+    actions = Counter(p.action for p in data.problems)
+    info = {
+        "language": data.language,
+        "audio": dataclasses.asdict(audio_config),
+        "counts": {"train": len(data.train), "val": len(data.val),
+                   **{action: actions[action] for action in ("skipped", "fixed", "warning")}},
+        "hours": sum(u.seconds for u in data.train + data.val) / 3600,
+        "problems": [dataclasses.asdict(p) for p in data.problems],
+    }
+    _write_atomic(data.root / "prepared.json", json.dumps(info, indent=1, ensure_ascii=False))
+
+
+def _read_utterances(path: Path, root: Path) -> list[Utterance]:
+    utterances = []
+    for row in path.read_text(encoding="utf-8").splitlines():
+        fields = json.loads(row)
+        utterances.append(Utterance(**{**fields, "mel_path": root / fields["mel_path"]}))
+    return utterances
+
+
+def _read_json(path: Path) -> dict:
+    """The JSON object in `path`, or {} when the file is missing or damaged (then it is rebuilt)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file and rename it: readers see the old file or the new, never half."""
+    temp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp_path.write_text(text, encoding="utf-8")
+    os.replace(temp_path, path)
+
+
+def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    temp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temp_path, "wb") as file:
+        np.save(file, array)
+    os.replace(temp_path, path)

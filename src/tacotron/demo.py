@@ -1,0 +1,93 @@
+"""`tacotron demo`: make the eSpeak corpus if absent, train the cpu-tiny preset for a time
+budget, then speak held-out sentences and write sample.wav, alignment.png and report.json."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from tacotron.audio.io import load_audio, save_wav
+from tacotron.audio.mel import MelSpectrogram
+from tacotron.config import load_config
+from tacotron.data.corpus import make_corpus
+from tacotron.data.prepare import prepare
+from tacotron.inference import Synthesizer
+from tacotron.model.alignment_metrics import score_alignment
+from tacotron.training import checkpoint as ckpt
+from tacotron.training.plots import save_alignment_png
+from tacotron.training.tensorboard import TensorBoardLogger
+from tacotron.training.trainer import Trainer
+
+INFER_SENTENCES = 6  # ordinary-length held-out sentences spoken free-running for the report
+
+
+def read_test_sentences(corpus_dir: Path) -> list[tuple[str, str]]:
+    """(id, text) of the corpus's held-out list, ordinary sentences (<= 15 words) first."""
+    rows = []
+    for line in (corpus_dir / "test_sentences.csv").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            sentence_id, text = line.split("|")[:2]
+            rows.append((sentence_id, text))
+    return sorted(rows, key=lambda row: len(row[1].split()) > 15)
+
+
+def teacher_forced_alignment(synthesizer: Synthesizer, text: str, wav_path: Path):
+    """Attention of the model when fed the real audio of `text` (its [steps, N] matrix)."""
+    config = synthesizer.config
+    waveform, _ = load_audio(wav_path, config.audio.sample_rate)
+    mel = MelSpectrogram(config.audio)(torch.from_numpy(waveform))
+    r = config.model.reduction_factor
+    padded = torch.full((1, mel.size(0), math.ceil(mel.size(1) / r) * r),
+                        math.log(config.audio.log_floor))
+    padded[0, :, : mel.size(1)] = mel
+    ids = synthesizer.frontend.encode(text)
+    with torch.no_grad():
+        output = synthesizer.model(torch.tensor([ids]), torch.tensor([len(ids)]), padded)
+    return output.alignments[0, : math.ceil(mel.size(1) / r)].numpy()
+
+
+def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "runs/demo",
+             data_dir: str | Path | None = None, overrides: list[str] | None = None,
+             progress: bool = True) -> dict:
+    out = Path(out)
+    data_dir = Path(data_dir) if data_dir else Path("data") / f"espeak-{language}"
+    make_corpus(language, data_dir, progress=progress)
+    config = load_config("cpu-tiny", overrides=[f"text.language={language}",
+                                                f"train.max_minutes={minutes}",
+                                                *(overrides or [])])
+    prepared = prepare(data_dir, config, progress=progress)
+    started = time.monotonic()
+    trainer = Trainer(config, prepared, out, callbacks=[TensorBoardLogger()], progress=progress)
+    val = trainer.fit()
+
+    # Speak with the final weights, the ones the validation figures above describe.
+    synthesizer = Synthesizer.from_checkpoint(ckpt.step_checkpoints(out)[-1][1])
+    infer = []
+    sentences = read_test_sentences(data_dir)[:INFER_SENTENCES]
+    for index, (sentence_id, text) in enumerate(sentences):
+        result = synthesizer.synthesize(text)
+        infer.append({"text": text, "frames": result.frames,
+                      "stopped_by_gate": result.stopped_by_gate, **result.scores.as_dict()})
+        if index == 0:
+            save_wav(out / "sample.wav", result.waveform, result.sample_rate)
+            forced = teacher_forced_alignment(synthesizer, text,
+                                              data_dir / "test_wavs" / f"{sentence_id}.wav")
+            forced_scores = score_alignment(torch.from_numpy(forced))
+            save_alignment_png(out / "alignment.png", [
+                (f"teacher-forced (diagonality {forced_scores.diagonality:.2f})", forced),
+                (f"free-running (diagonality {result.scores.diagonality:.2f})", result.alignment),
+            ], suptitle=f"step {trainer.step}: {result.normalized[:90]}")
+    report = {
+        "steps": trainer.step,
+        "seconds": round(trainer.train_seconds, 1),
+        "val": {key: val[key] for key in ("diagonality", "focus_rate", "monotonicity", "mel_l1")},
+        "infer": infer,
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "stop_reason": trainer.finished_reason,
+    }
+    ckpt.atomic_write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False))
+    return report

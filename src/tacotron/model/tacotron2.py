@@ -1,0 +1,288 @@
+"""Tacotron 2 (Shen et al. 2018, "Natural TTS Synthesis by Conditioning WaveNet on Mel
+Spectrogram Predictions"): character embedding, 3 conv + BiLSTM encoder, location-sensitive
+attention (Chorowski et al. 2015), prenet, 2-layer LSTM decoder, mel and stop-token (gate)
+projections, 5-layer convolutional postnet. With a reduction factor r > 1 each decoder step
+emits r frames (Wang et al. 2017, Tacotron), which shortens the attention path r times.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tacotron.config import ModelConfig
+
+
+@dataclass
+class TacotronOutput:
+    mel: torch.Tensor  # [B, n_mels, steps * r] decoder output
+    mel_postnet: torch.Tensor  # [B, n_mels, steps * r] after the postnet residual
+    gate_logits: torch.Tensor  # [B, steps] stop-token logits, one per decoder step
+    alignments: torch.Tensor  # [B, steps, N] attention weights
+    mel_lengths: torch.Tensor | None = None  # [B] frames produced (inference only)
+    stopped_by_gate: torch.Tensor | None = None  # [B] bool (inference only)
+
+
+def lengths_to_mask(lengths: torch.Tensor, max_length: int | None = None) -> torch.Tensor:
+    """[B] lengths -> [B, max_length] bool mask, True on valid positions."""
+    max_length = int(lengths.max()) if max_length is None else max_length
+    return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class Encoder(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        layers = []
+        channels = config.embedding_dim
+        for _ in range(config.encoder_conv_layers):
+            layers.append(
+                nn.Sequential(
+                    nn.Conv1d(channels, config.encoder_dim, config.encoder_kernel_size,
+                              padding=config.encoder_kernel_size // 2),
+                    nn.BatchNorm1d(config.encoder_dim),
+                    nn.ReLU(),
+                    nn.Dropout(config.encoder_dropout),
+                )
+            )
+            channels = config.encoder_dim
+        self.convolutions = nn.ModuleList(layers)
+        self.lstm = nn.LSTM(config.encoder_dim, config.encoder_dim // 2, batch_first=True,
+                            bidirectional=True)
+
+    def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """embedded [B, E, N] -> memory [B, N, encoder_dim]; padded positions are zeros."""
+        x = embedded
+        for conv in self.convolutions:
+            x = conv(x)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x.transpose(1, 2), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        output, _ = self.lstm(packed)
+        output, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True,
+                                                     total_length=x.size(2))
+        return output
+
+
+class Prenet(nn.Module):
+    """Two ReLU layers whose dropout stays on at inference too (paper, section 2.3):
+    the noise it adds is what makes the free-running decoder robust to its own errors."""
+
+    def __init__(self, in_dim: int, dims: list[int], dropout: float):
+        super().__init__()
+        sizes = [in_dim] + list(dims)
+        self.layers = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(sizes, sizes[1:]))
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for linear in self.layers:
+            x = F.dropout(F.relu(linear(x)), p=self.dropout, training=True)
+        return x
+
+
+class LocationSensitiveAttention(nn.Module):
+    """e_{i,j} = v^T tanh(W s_i + V h_j + U f_{i,j}), f = conv([a_{i-1}, sum_{k<i} a_k])
+    (Chorowski et al. 2015; Shen et al. 2018 use cumulative weights as the location input)."""
+
+    def __init__(self, query_dim: int, memory_dim: int, attention_dim: int,
+                 location_filters: int, location_kernel_size: int):
+        super().__init__()
+        self.query_layer = nn.Linear(query_dim, attention_dim, bias=False)
+        self.memory_layer = nn.Linear(memory_dim, attention_dim, bias=False)
+        self.location_conv = nn.Conv1d(2, location_filters, location_kernel_size,
+                                       padding=location_kernel_size // 2, bias=False)
+        self.location_layer = nn.Linear(location_filters, attention_dim, bias=False)
+        self.v = nn.Linear(attention_dim, 1, bias=False)
+
+    def forward(self, query, memory, processed_memory, weights_history, mask):
+        """query [B, Q], memory [B, N, D], processed_memory [B, N, A], weights_history [B, 2, N],
+        mask [B, N] -> context [B, D], weights [B, N]."""
+        location = self.location_layer(self.location_conv(weights_history).transpose(1, 2))
+        energies = self.v(torch.tanh(self.query_layer(query)[:, None, :] + processed_memory
+                                     + location)).squeeze(2)
+        energies = energies.masked_fill(~mask, torch.finfo(energies.dtype).min)
+        weights = torch.softmax(energies, dim=1)
+        context = torch.bmm(weights[:, None, :], memory).squeeze(1)
+        return context, weights
+
+
+@dataclass
+class DecoderState:
+    attention_hidden: torch.Tensor
+    attention_cell: torch.Tensor
+    decoder_hidden: torch.Tensor
+    decoder_cell: torch.Tensor
+    weights: torch.Tensor
+    weights_cumulative: torch.Tensor
+    context: torch.Tensor
+
+
+class Decoder(nn.Module):
+    def __init__(self, config: ModelConfig, n_mels: int):
+        super().__init__()
+        self.n_mels = n_mels
+        self.r = config.reduction_factor
+        self.config = config
+        # The prenet sees the last frame of the previous step's r frames.
+        self.prenet = Prenet(n_mels, config.prenet_dims, config.prenet_dropout)
+        self.attention_rnn = nn.LSTMCell(config.prenet_dims[-1] + config.encoder_dim,
+                                         config.attention_rnn_dim)
+        self.attention = LocationSensitiveAttention(
+            config.attention_rnn_dim, config.encoder_dim, config.attention_dim,
+            config.location_filters, config.location_kernel_size)
+        self.decoder_rnn = nn.LSTMCell(config.attention_rnn_dim + config.encoder_dim,
+                                       config.decoder_rnn_dim)
+        projection_in = config.decoder_rnn_dim + config.encoder_dim
+        self.mel_projection = nn.Linear(projection_in, n_mels * self.r)
+        self.gate_projection = nn.Linear(projection_in, 1)
+
+    def initial_state(self, memory: torch.Tensor) -> DecoderState:
+        batch, length, _ = memory.shape
+        zeros = lambda dim: memory.new_zeros(batch, dim)  # noqa: E731
+        return DecoderState(
+            attention_hidden=zeros(self.config.attention_rnn_dim),
+            attention_cell=zeros(self.config.attention_rnn_dim),
+            decoder_hidden=zeros(self.config.decoder_rnn_dim),
+            decoder_cell=zeros(self.config.decoder_rnn_dim),
+            weights=memory.new_zeros(batch, length),
+            weights_cumulative=memory.new_zeros(batch, length),
+            context=zeros(self.config.encoder_dim),
+        )
+
+    def step(self, prenet_out, state: DecoderState, memory, processed_memory, mask):
+        """One decoder step; returns the projection input [B, decoder_rnn_dim + encoder_dim]."""
+        s = state
+        s.attention_hidden, s.attention_cell = self.attention_rnn(
+            torch.cat([prenet_out, s.context], dim=1), (s.attention_hidden, s.attention_cell))
+        s.attention_hidden = F.dropout(s.attention_hidden, self.config.attention_dropout,
+                                       self.training)
+        history = torch.stack([s.weights, s.weights_cumulative], dim=1)
+        s.context, s.weights = self.attention(s.attention_hidden, memory, processed_memory,
+                                              history, mask)
+        s.weights_cumulative = s.weights_cumulative + s.weights
+        s.decoder_hidden, s.decoder_cell = self.decoder_rnn(
+            torch.cat([s.attention_hidden, s.context], dim=1), (s.decoder_hidden, s.decoder_cell))
+        s.decoder_hidden = F.dropout(s.decoder_hidden, self.config.decoder_dropout, self.training)
+        return torch.cat([s.decoder_hidden, s.context], dim=1)
+
+    def forward(self, memory, text_mask, mels):
+        """Teacher forcing. mels [B, n_mels, steps * r] -> mel [B, n_mels, steps * r],
+        gate logits [B, steps], alignments [B, steps, N]."""
+        batch = memory.size(0)
+        steps = mels.size(2) // self.r
+        # Input of step i is the last frame of step i-1; step 0 gets a zero "go" frame.
+        previous = mels[:, :, self.r - 1::self.r][:, :, : steps - 1].transpose(1, 2)
+        inputs = torch.cat([mels.new_zeros(batch, 1, self.n_mels), previous], dim=1)
+        prenet_out = self.prenet(inputs)  # [B, steps, prenet_dim], all steps at once
+        processed_memory = self.attention.memory_layer(memory)
+        state = self.initial_state(memory)
+        projection_inputs, alignments = [], []
+        for i in range(steps):
+            projection_inputs.append(self.step(prenet_out[:, i], state, memory,
+                                               processed_memory, text_mask))
+            alignments.append(state.weights)
+        hidden = torch.stack(projection_inputs, dim=1)  # [B, steps, H]
+        mel = self.mel_projection(hidden).view(batch, steps * self.r, self.n_mels).transpose(1, 2)
+        gate = self.gate_projection(hidden).squeeze(2)
+        return mel, gate, torch.stack(alignments, dim=1)
+
+    @torch.no_grad()
+    def infer(self, memory, text_mask, max_steps: torch.Tensor, gate_threshold: float):
+        """Free running: each step feeds its own last frame back. Stops an utterance when its
+        gate probability exceeds `gate_threshold` or when it reaches its own `max_steps`."""
+        batch = memory.size(0)
+        processed_memory = self.attention.memory_layer(memory)
+        state = self.initial_state(memory)
+        frame = memory.new_zeros(batch, self.n_mels)
+        finished = torch.zeros(batch, dtype=torch.bool, device=memory.device)
+        stopped_by_gate = torch.zeros_like(finished)
+        lengths = torch.zeros(batch, dtype=torch.long, device=memory.device)
+        mels, gates, alignments = [], [], []
+        for i in range(int(max_steps.max())):
+            hidden = self.step(self.prenet(frame), state, memory, processed_memory, text_mask)
+            mel = self.mel_projection(hidden).view(batch, self.r, self.n_mels)
+            gate = self.gate_projection(hidden).squeeze(1)
+            mels.append(mel)
+            gates.append(gate)
+            alignments.append(state.weights)
+            frame = mel[:, -1]
+            lengths = torch.where(finished, lengths, lengths + 1)
+            gate_fired = torch.sigmoid(gate) > gate_threshold
+            stopped_by_gate |= gate_fired & ~finished
+            finished |= gate_fired | (lengths >= max_steps)
+            if bool(finished.all()):
+                break
+        mel = torch.cat(mels, dim=1).transpose(1, 2)
+        return (mel, torch.stack(gates, dim=1), torch.stack(alignments, dim=1),
+                lengths * self.r, stopped_by_gate)
+
+
+class Postnet(nn.Module):
+    """Five 1-D convolutions (tanh on all but the last) predicting a residual on the mel."""
+
+    def __init__(self, config: ModelConfig, n_mels: int):
+        super().__init__()
+        channels = [n_mels] + [config.postnet_channels] * (config.postnet_layers - 1) + [n_mels]
+        self.layers = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv1d(a, b, config.postnet_kernel_size, padding=config.postnet_kernel_size // 2),
+                nn.BatchNorm1d(b),
+            )
+            for a, b in zip(channels, channels[1:])
+        )
+        self.dropout = config.postnet_dropout
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = mel
+        for index, layer in enumerate(self.layers):
+            x = layer(x)
+            if index < len(self.layers) - 1:
+                x = torch.tanh(x)
+            x = F.dropout(x, self.dropout, self.training)
+        return x
+
+
+class Tacotron2(nn.Module):
+    def __init__(self, config: ModelConfig, n_symbols: int, n_mels: int):
+        super().__init__()
+        self.config = config
+        self.n_mels = n_mels
+        self.embedding = nn.Embedding(n_symbols, config.embedding_dim)
+        # Embedding init as in the reference implementation: uniform with std of Xavier.
+        bound = math.sqrt(3.0) * math.sqrt(2.0 / (n_symbols + config.embedding_dim))
+        self.embedding.weight.data.uniform_(-bound, bound)
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config, n_mels)
+        self.postnet = Postnet(config, n_mels)
+
+    @property
+    def reduction_factor(self) -> int:
+        return self.config.reduction_factor
+
+    def encode(self, text: torch.Tensor, text_lengths: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.embedding(text).transpose(1, 2), text_lengths)
+
+    def forward(self, text, text_lengths, mels) -> TacotronOutput:
+        """text [B, N] ids, text_lengths [B], mels [B, n_mels, T] with T a multiple of r."""
+        memory = self.encode(text, text_lengths)
+        text_mask = lengths_to_mask(text_lengths, text.size(1))
+        mel, gate, alignments = self.decoder(memory, text_mask, mels)
+        return TacotronOutput(mel, mel + self.postnet(mel), gate, alignments)
+
+    @torch.no_grad()
+    def infer(self, text, text_lengths, max_frames: torch.Tensor,
+              gate_threshold: float = 0.5) -> TacotronOutput:
+        """Free-running synthesis; `max_frames` [B] caps each utterance's output length."""
+        memory = self.encode(text, text_lengths)
+        text_mask = lengths_to_mask(text_lengths, text.size(1))
+        max_steps = torch.div(max_frames + self.reduction_factor - 1, self.reduction_factor,
+                              rounding_mode="floor").clamp(min=1)
+        mel, gate, alignments, lengths, stopped = self.decoder.infer(
+            memory, text_mask, max_steps, gate_threshold)
+        return TacotronOutput(mel, mel + self.postnet(mel), gate, alignments, lengths, stopped)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,444 @@
+"""The one training loop. Read `Trainer.fit` top to bottom: resume, then per step forward,
+loss, backward, clip, optimizer step; every N steps log, validate, checkpoint; stop on the step
+or time budget or on Ctrl-C (which saves first). Features plug in as `Callback`s.
+
+CPU, one CUDA GPU (with bf16/fp16 AMP) and several GPUs under `torchrun` (DDP) run the same code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from tacotron.config import Config, ModelConfig, TrainConfig, config_from_dict
+from tacotron.data.dataset import Batch, BucketBatchSampler, MelTextCollate, MelTextDataset
+from tacotron.data.prepare import PreparedData
+from tacotron.errors import UserError
+from tacotron.model.alignment_metrics import mean_scores, score_batch
+from tacotron.model.losses import Tacotron2Loss, Targets, masked_mel_losses
+from tacotron.model.tacotron2 import Tacotron2, count_parameters, lengths_to_mask
+from tacotron.text import get_frontend
+from tacotron.training import checkpoint as ckpt
+
+
+def learning_rate_at(step: int, config: TrainConfig) -> float:
+    """Linear warmup, then exponential decay with a floor:
+    lr(s) = max(lr_min, lr_0 * min(1, (s+1)/warmup) * 0.5 ** (max(0, s - warmup) / half_life))."""
+    warmup = min(1.0, (step + 1) / max(config.warmup_steps, 1))
+    decay = 0.5 ** (max(0, step - config.warmup_steps) / max(config.lr_half_life_steps, 1))
+    return max(config.min_learning_rate, config.learning_rate * warmup * decay)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"train.device={name} but CUDA is not available on this machine")
+    return device
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """Mixed precision only on CUDA: bf16 where supported (no loss scaling needed), else fp16."""
+    if device.type != "cuda" or amp == "off":
+        return None
+    if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
+        return torch.float16
+    return torch.bfloat16
+
+
+@dataclass
+class ValidationSample:
+    """One validation sentence, teacher-forced and free-running, for pictures and audio."""
+
+    text: str
+    teacher_forced: np.ndarray  # [steps, N]
+    free_running: np.ndarray  # [steps, N]
+    mel: np.ndarray  # free-running postnet mel [n_mels, frames]
+
+
+class Callback:
+    """Hooks into the loop; every method is optional. Called on rank 0 only."""
+
+    def on_train_start(self, trainer: "Trainer") -> None: ...
+
+    def on_step_end(self, trainer: "Trainer", logs: dict[str, float]) -> None: ...
+
+    def on_validation_end(self, trainer: "Trainer", metrics: dict[str, float],
+                          sample: ValidationSample | None) -> None: ...
+
+    def on_checkpoint(self, trainer: "Trainer", path: Path, is_best: bool) -> None: ...
+
+    def on_train_end(self, trainer: "Trainer", reason: str) -> None: ...
+
+
+class StopRequest:
+    """SIGINT/SIGTERM set a flag so the loop saves a checkpoint and exits between steps;
+    a second Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = {}
+
+    def __enter__(self):
+        if threading_is_main():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self.handle)
+        return self
+
+    def handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint and stopping "
+              "(press Ctrl-C again to abort without saving)", file=sys.stderr)
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def distributed_context() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    return int(os.environ.get("RANK", "0")), world_size, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def build_model(model_config: ModelConfig, n_symbols: int, n_mels: int) -> Tacotron2:
+    return Tacotron2(model_config, n_symbols=n_symbols, n_mels=n_mels)
+
+
+class Trainer:
+    def __init__(self, config: Config, data: PreparedData, run_dir: str | Path,
+                 callbacks: list[Callback] | None = None, progress: bool = True):
+        if config.text.language == "auto":
+            config.text.language = data.language
+        elif config.text.language != data.language:
+            raise UserError(f"text.language={config.text.language} but the data set was "
+                            f"prepared as '{data.language}'; re-run prepare or drop the override")
+        self.config = config
+        self.data = data
+        self.run_dir = Path(run_dir)
+        self.callbacks = list(callbacks or [])
+        self.progress = progress
+        self.rank, self.world_size, local_rank = distributed_context()
+        self.is_main = self.rank == 0
+        train = config.train
+
+        self.device = resolve_device(train.device)
+        if self.device.type == "cuda" and self.world_size > 1:
+            self.device = torch.device("cuda", local_rank)
+            torch.cuda.set_device(self.device)
+        if self.device.type == "cpu":
+            torch.set_num_threads(train.num_threads or os.cpu_count() or 1)
+        self.amp_dtype = autocast_dtype(train.amp, self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+        random.seed(train.seed)
+        np.random.seed(train.seed)
+        torch.manual_seed(train.seed)
+
+        self.frontend = get_frontend(config.text.language)
+        self.model = build_model(config.model, len(self.frontend.symbols),
+                                 config.audio.n_mels).to(self.device)
+        self.ddp_model = self.model
+        if self.world_size > 1:
+            self.ddp_model = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.learning_rate,
+                                          betas=(0.9, 0.999), eps=1e-6,
+                                          weight_decay=train.weight_decay)
+        self.criterion = Tacotron2Loss(config.loss)
+
+        pad_value = math.log(config.audio.log_floor)
+        collate = MelTextCollate(config.model.reduction_factor, pad_value)
+        train_set = MelTextDataset(data.train, self.frontend)
+        if len(train_set) == 0:
+            raise UserError("the training split is empty: nothing to train on")
+        self.sampler = BucketBatchSampler(train_set.frames, train.batch_size, train.seed,
+                                          rank=self.rank, world_size=self.world_size)
+        self.train_loader = DataLoader(train_set, batch_sampler=self.sampler, collate_fn=collate,
+                                       num_workers=train.num_workers,
+                                       pin_memory=self.device.type == "cuda",
+                                       persistent_workers=train.num_workers > 0)
+        val_set = MelTextDataset(data.val, self.frontend)
+        self.val_loader = DataLoader(val_set, batch_size=train.batch_size, shuffle=False,
+                                     collate_fn=collate, num_workers=0)
+
+        # Counters saved in every checkpoint: together they let a resumed run continue exactly.
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.train_seconds = 0.0
+        self.best_val_mel_l1 = float("inf")
+        self.last_val_metrics: dict[str, float] = {}
+        self.val_is_new_best = False
+        self.resumed_from: Path | None = None
+        self.finished_reason = ""
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": "tacotron-checkpoint-1",
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "train_seconds": self.train_seconds,
+            "best_val_mel_l1": self.best_val_mel_l1,
+            "val_metrics": self.last_val_metrics,
+            "config": self.config.to_dict(),
+            "symbols": list(self.frontend.symbols),
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                    "python": random.getstate()},
+        }
+
+    def resume(self) -> None:
+        """Continue from the newest loadable checkpoint of the run folder, if any."""
+        found = ckpt.latest_loadable(self.run_dir)
+        if found is None:
+            return
+        path, state = found
+        saved = config_from_dict(state["config"])
+        if saved.model != self.config.model or saved.audio != self.config.audio:
+            raise UserError(
+                f"{self.run_dir} holds a run with a different model or audio config "
+                f"({path.name}); use another --out folder or the same settings")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step, self.epoch = state["step"], state["epoch"]
+        self.batch_in_epoch = state["batch_in_epoch"]
+        self.train_seconds = state["train_seconds"]
+        self.best_val_mel_l1 = state["best_val_mel_l1"]
+        self.last_val_metrics = state.get("val_metrics", {})
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+        self.resumed_from = path
+
+    def save(self) -> Path | None:
+        if not self.is_main:
+            return None
+        path = ckpt.save_checkpoint(self.run_dir, self.state_dict(), self.config.to_yaml(),
+                                    self.config.train.keep_last_checkpoints)
+        is_best = self.val_is_new_best
+        if is_best:
+            ckpt.save_best(self.run_dir, path)
+            self.val_is_new_best = False  # a later save without a new validation is not "best"
+        for callback in self.callbacks:
+            callback.on_checkpoint(self, path, is_best)
+        return path
+
+    # ------------------------------------------------------------------ steps
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    def forward_losses(self, batch: Batch, model=None):
+        model = model or self.ddp_model
+        with self.autocast():
+            output = model(batch.text, batch.text_lengths, batch.mels)
+        targets = Targets(batch.mels, batch.mel_lengths, batch.text_lengths,
+                          self.config.model.reduction_factor)
+        return output, targets, self.criterion(output, targets)
+
+    def train_step(self, micro_batches: list[Batch]) -> dict[str, float]:
+        """One optimizer step over `grad_accumulation_steps` micro-batches."""
+        train = self.config.train
+        lr = learning_rate_at(self.step, train)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        totals: dict[str, float] = {}
+        for index, batch in enumerate(micro_batches):
+            sync = index == len(micro_batches) - 1 or self.world_size == 1
+            context = contextlib.nullcontext() if sync else self.ddp_model.no_sync()
+            with context:
+                _, _, losses = self.forward_losses(batch.to(self.device))
+                self.scaler.scale(losses["total"] / len(micro_batches)).backward()
+            for key, value in losses.items():
+                totals[key] = totals.get(key, 0.0) + float(value.detach()) / len(micro_batches)
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                         train.grad_clip_norm))
+        if math.isfinite(totals["total"]) and math.isfinite(grad_norm):
+            self.scaler.step(self.optimizer)
+        else:
+            totals["skipped_nonfinite"] = 1.0  # a NaN/Inf step must not poison the weights
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return {**totals, "lr": lr, "grad_norm": grad_norm}
+
+    @torch.no_grad()
+    def validate(self) -> tuple[dict[str, float], ValidationSample | None]:
+        """Teacher-forced metrics over the whole validation split, plus one free-running sample."""
+        self.model.eval()
+        sums = {"loss": 0.0, "mel_l1": 0.0}
+        frames = 0
+        scores = []
+        first = None
+        for batch in self.val_loader:
+            batch = batch.to(self.device)
+            output, targets, losses = self.forward_losses(batch, model=self.model)
+            frame_mask = lengths_to_mask(batch.mel_lengths, batch.mels.size(2))
+            _, postnet_l1 = masked_mel_losses(output.mel_postnet.float(), batch.mels, frame_mask)
+            batch_frames = int(batch.mel_lengths.sum())
+            sums["loss"] += float(losses["total"]) * batch_frames
+            sums["mel_l1"] += float(postnet_l1) * batch_frames
+            frames += batch_frames
+            scores += score_batch(output.alignments.float(), targets.step_lengths,
+                                  batch.text_lengths)
+            if first is None:
+                first = (batch, output, targets)
+        metrics = {key: value / max(frames, 1) for key, value in sums.items()}
+        metrics.update(mean_scores(scores))
+        sample = self.free_running_sample(*first) if first and self.is_main else None
+        self.model.train()
+        return metrics, sample
+
+    def free_running_sample(self, batch: Batch, output, targets) -> ValidationSample:
+        steps = int(targets.step_lengths[0])
+        n = int(batch.text_lengths[0])
+        text = batch.text[:1, :n]
+        inferred = self.model.infer(text, batch.text_lengths[:1],
+                                    max_frames=torch.tensor([steps * 3 * self.model.reduction_factor],
+                                                            device=self.device),
+                                    gate_threshold=self.config.inference.gate_threshold)
+        frames = int(inferred.mel_lengths[0])
+        return ValidationSample(
+            text=self.data.val[0].normalized if self.data.val else "",
+            teacher_forced=output.alignments[0, :steps, :n].float().cpu().numpy(),
+            free_running=inferred.alignments[0, :, :n].float().cpu().numpy(),
+            mel=inferred.mel_postnet[0, :, :frames].float().cpu().numpy(),
+        )
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> dict[str, float]:
+        """Train until max_steps or the time budget; returns the last validation metrics."""
+        train = self.config.train
+        self.resume()
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            ckpt.atomic_write_text(self.run_dir / "config.yaml", self.config.to_yaml())
+            for callback in self.callbacks:
+                callback.on_train_start(self)
+        budget = train.max_minutes * 60.0
+        bar = tqdm(total=train.max_steps, initial=self.step, disable=not (self.progress
+                   and self.is_main), dynamic_ncols=True, unit="step")
+        last_checkpoint_time = time.monotonic()
+        model_params = count_parameters(self.model)
+        if self.is_main and self.progress:
+            where = f"resumed from {self.resumed_from.name}" if self.resumed_from else "new run"
+            print(f"training {model_params / 1e6:.2f}M parameters on {self.device} "
+                  f"({where}, step {self.step})", file=sys.stderr)
+
+        self.model.train()
+        tick = time.monotonic()
+        with StopRequest() as stop:
+            reason = self.stop_reason(stop, budget)
+            while not reason:
+                self.sampler.epoch = self.epoch
+                self.sampler.skip_batches = self.batch_in_epoch
+                micro_batches: list[Batch] = []
+                for batch in self.train_loader:
+                    micro_batches.append(batch)
+                    if len(micro_batches) < train.grad_accumulation_steps:
+                        continue
+                    logs = self.train_step(micro_batches)
+                    self.batch_in_epoch += len(micro_batches)
+                    micro_batches = []
+                    if self.step % train.val_every_steps == 0 and len(self.data.val) > 0:
+                        self.log_validation(*self.validate())
+                    now = time.monotonic()
+                    self.train_seconds += now - tick  # data loading and validation included
+                    tick = now
+                    logs["seconds"] = self.train_seconds
+                    if self.is_main:
+                        for callback in self.callbacks:
+                            callback.on_step_end(self, logs)
+                        bar.update(1)
+                        if self.step % train.log_every_steps == 0:
+                            bar.set_postfix(self.progress_fields(logs, budget), refresh=False)
+
+                    minutes_since_save = (time.monotonic() - last_checkpoint_time) / 60.0
+                    if (self.step % train.checkpoint_every_steps == 0
+                            or minutes_since_save >= train.checkpoint_every_minutes):
+                        self.save()
+                        last_checkpoint_time = time.monotonic()
+                    reason = self.stop_reason(stop, budget)
+                    if reason:
+                        break
+                else:
+                    self.epoch += 1
+                    self.batch_in_epoch = 0
+                    continue
+                break
+            bar.close()
+            if len(self.data.val) > 0 and (not self.last_val_metrics
+                                           or self.step % train.val_every_steps != 0):
+                self.log_validation(*self.validate())
+            self.save()
+        if self.is_main:
+            for callback in self.callbacks:
+                callback.on_train_end(self, reason)
+        self.finished_reason = reason
+        return self.last_val_metrics
+
+    def stop_reason(self, stop: StopRequest, budget_seconds: float) -> str:
+        """Why the loop must stop now ("interrupted", "time_budget", "max_steps"), or ""."""
+        if stop.requested:
+            return "interrupted"
+        if budget_seconds > 0 and self.train_seconds >= budget_seconds:
+            return "time_budget"
+        if self.step >= self.config.train.max_steps:
+            return "max_steps"
+        return ""
+
+    def log_validation(self, metrics: dict[str, float], sample: ValidationSample | None) -> None:
+        """Track the best mel L1, append to metrics.jsonl and notify callbacks (rank 0)."""
+        self.last_val_metrics = metrics
+        self.val_is_new_best = metrics["mel_l1"] < self.best_val_mel_l1
+        self.best_val_mel_l1 = min(self.best_val_mel_l1, metrics["mel_l1"])
+        if not self.is_main:
+            return
+        record = {"step": self.step, "seconds": round(self.train_seconds, 2), **metrics}
+        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        for callback in self.callbacks:
+            callback.on_validation_end(self, metrics, sample)
+
+    def progress_fields(self, logs: dict[str, float], budget: float) -> dict[str, str]:
+        fields = {"loss": f"{logs['total']:.3f}"}
+        if self.last_val_metrics:
+            fields["diag"] = f"{self.last_val_metrics['diagonality']:.2f}"
+        if budget > 0:
+            fields["left"] = f"{max(0.0, budget - self.train_seconds) / 60:.1f}min"
+        return fields

@@ -1,0 +1,168 @@
+import json
+import re
+
+import numpy as np
+import pytest
+import soundfile
+
+from tacotron.audio.espeak import EspeakVoice
+from tacotron.data.corpus import generate_sentences, generate_test_sentences, make_corpus, trim_silence
+from tacotron.errors import UserError
+from tacotron.text import get_frontend
+
+SAMPLE_RATE = 22050
+# Below this level a 10 ms frame counts as silence when checking what trimming left at the ends.
+NEAR_SILENCE = 0.01
+
+
+def edge_silence_seconds(waveform: np.ndarray) -> tuple[float, float]:
+    loud = np.flatnonzero(np.abs(waveform) > NEAR_SILENCE)
+    return loud[0] / SAMPLE_RATE, (len(waveform) - 1 - loud[-1]) / SAMPLE_RATE
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_sentences_are_deterministic_per_seed(language):
+    assert generate_sentences(language, 50, seed=3) == generate_sentences(language, 50, seed=3)
+    assert generate_sentences(language, 50, seed=3) != generate_sentences(language, 50, seed=4)
+    # A bigger corpus of the same seed starts with the smaller one, so ids keep their sentences.
+    assert generate_sentences(language, 80, seed=3)[:50] == generate_sentences(language, 50, seed=3)
+    assert generate_test_sentences(language, seed=3) == generate_test_sentences(language, seed=3)
+    assert generate_test_sentences(language, seed=3) != generate_test_sentences(language, seed=4)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_sentences_are_varied_and_exercise_the_normalizer(language):
+    sentences = generate_sentences(language, 400)
+    assert len(set(sentences)) == 400
+    assert all(3 <= len(sentence.split()) <= 15 for sentence in sentences)
+    assert sum(sentence.endswith("?") for sentence in sentences) >= 40
+    assert sum(sentence.endswith("!") for sentence in sentences) >= 20
+    assert sum("," in sentence for sentence in sentences) >= 40
+    assert sum(bool(re.search(r"\d", sentence)) for sentence in sentences) >= 60
+    assert sum("%" in sentence for sentence in sentences) >= 5
+    words = {word.lower() for sentence in sentences for word in re.findall(r"[^\W\d_]+", sentence)}
+    assert len(words) >= 400
+    frontend = get_frontend(language)
+    normalized = [frontend.normalize(sentence) for sentence in sentences]
+    assert not any(re.search(r"\d", text) for text in normalized)
+    assert not any(frontend.unknown_characters(text) for text in normalized)
+    letters = {character for text in normalized for character in text if character.isalpha()}
+    assert letters == {symbol for symbol in frontend.symbols if symbol.isalpha()}
+
+
+def test_english_sentences_have_years_and_ordinals():
+    sentences = generate_sentences("en", 400)
+    assert any(re.search(r"\bin 1[89]\d\d\b", sentence) for sentence in sentences)
+    assert any(re.search(r"\b\d+(st|nd|rd|th)\b", sentence) for sentence in sentences)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_test_sentences_are_held_out(language, seed):
+    test_sentences = generate_test_sentences(language, seed)
+    assert len(test_sentences) == 24
+    assert all(3 <= len(sentence.split()) <= 15 for sentence in test_sentences[:16])
+    assert all(20 <= len(sentence.split()) <= 60 for sentence in test_sentences[16:])
+    assert all(sentence.count(",") >= 2 for sentence in test_sentences[16:])
+    assert not set(test_sentences) & set(generate_sentences(language, 3000, seed))
+
+
+def test_bad_arguments_are_user_errors(tmp_path):
+    with pytest.raises(UserError):
+        generate_sentences("de", 10)
+    with pytest.raises(UserError):
+        generate_sentences("en", 0)
+    with pytest.raises(UserError):
+        make_corpus("de", tmp_path / "corpus")
+    with pytest.raises(UserError):
+        make_corpus("en", tmp_path / "corpus", count=0)
+    with pytest.raises(UserError):
+        EspeakVoice("no-such-language")
+
+
+@pytest.mark.parametrize("language, text", [("en", "the old fisherman found a key near the river."),
+                                            ("ru", "старый рыбак нашёл ключ у реки.")])
+def test_espeak_speaks(language, text):
+    voice = EspeakVoice(language)
+    waveform = voice.synthesize(text)
+    assert voice.sample_rate == SAMPLE_RATE
+    assert waveform.dtype == np.float32 and waveform.ndim == 1
+    assert 0.5 < len(waveform) / SAMPLE_RATE < 6.0
+    assert np.sqrt(np.mean(waveform**2)) > 0.03
+    assert np.abs(waveform).max() <= 1.0
+
+
+def test_espeak_rate_changes_duration():
+    text = "the quick brown fox jumps over the lazy dog."
+    slow = EspeakVoice("en", words_per_minute=120).synthesize(text)
+    fast = EspeakVoice("en", words_per_minute=300).synthesize(text)
+    assert len(slow) > 1.5 * len(fast)
+
+
+def test_trim_silence_keeps_about_50_ms():
+    speech = EspeakVoice("en").synthesize("hello there, how are you?")
+    noise = np.random.default_rng(0).normal(0, 1e-4, SAMPLE_RATE).astype(np.float32)
+    padded = np.concatenate([noise, speech, noise])
+    lead, tail = edge_silence_seconds(trim_silence(padded, SAMPLE_RATE))
+    assert 0.03 <= lead <= 0.1 and 0.03 <= tail <= 0.1
+
+
+@pytest.fixture(scope="module", params=["en", "ru"])
+def corpus(request, tmp_path_factory):
+    language = request.param
+    out_dir = tmp_path_factory.mktemp(f"corpus_{language}")
+    assert make_corpus(language, out_dir, count=6, seed=2, progress=False) == out_dir
+    return language, out_dir
+
+
+def read_metadata(path):
+    return [line.split("|") for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_make_corpus_writes_ljspeech_layout(corpus):
+    language, out_dir = corpus
+    frontend = get_frontend(language)
+    rows = read_metadata(out_dir / "metadata.csv")
+    test_rows = read_metadata(out_dir / "test_sentences.csv")
+    assert [row[0] for row in rows] == [f"{language}_{index:05d}" for index in range(1, 7)]
+    assert [row[0] for row in test_rows] == [f"{language}_test_{index:03d}" for index in range(1, 25)]
+    assert [row[1] for row in rows] == generate_sentences(language, 6, seed=2)
+    assert [row[1] for row in test_rows] == generate_test_sentences(language, seed=2)
+    assert all(len(row) == 3 and row[2] == frontend.normalize(row[1]) for row in rows + test_rows)
+    assert sorted(path.stem for path in (out_dir / "wavs").iterdir()) == [row[0] for row in rows]
+    assert sorted(path.stem for path in (out_dir / "test_wavs").iterdir()) == [row[0] for row in test_rows]
+
+    seconds = 0.0
+    for path in (out_dir / "wavs").iterdir():
+        info = soundfile.info(str(path))
+        assert (info.samplerate, info.channels, info.subtype) == (SAMPLE_RATE, 1, "PCM_16")
+        waveform, _ = soundfile.read(path, dtype="float32")
+        assert 0.5 < len(waveform) / SAMPLE_RATE < 8.0
+        assert max(edge_silence_seconds(waveform)) <= 0.1
+        seconds += info.duration
+
+    summary = json.loads((out_dir / "corpus.json").read_text(encoding="utf-8"))
+    assert {key: summary[key] for key in ("language", "seed", "count", "sample_rate", "test_count")} == {
+        "language": language, "seed": 2, "count": 6, "sample_rate": SAMPLE_RATE, "test_count": 24}
+    assert summary["total_seconds"] == pytest.approx(seconds, abs=0.01)
+
+
+def test_make_corpus_again_changes_nothing(corpus):
+    language, out_dir = corpus
+    files = sorted(path for path in out_dir.rglob("*") if path.is_file())
+    mtimes = [path.stat().st_mtime_ns for path in files]
+    make_corpus(language, out_dir, count=6, seed=2, progress=False)
+    assert sorted(path for path in out_dir.rglob("*") if path.is_file()) == files
+    assert [path.stat().st_mtime_ns for path in files] == mtimes
+
+
+def test_make_corpus_resumes_and_resizes(tmp_path):
+    make_corpus("en", tmp_path, count=4, seed=5, progress=False)
+    wavs = sorted((tmp_path / "wavs").iterdir())
+    kept_mtime = wavs[0].stat().st_mtime_ns
+    wavs[1].unlink()  # as if the first run had been interrupted
+    make_corpus("en", tmp_path, count=3, seed=5, progress=False)
+    assert sorted(path.name for path in (tmp_path / "wavs").iterdir()) == [f"en_0000{i}.wav" for i in (1, 2, 3)]
+    assert wavs[0].stat().st_mtime_ns == kept_mtime
+    assert json.loads((tmp_path / "corpus.json").read_text())["count"] == 3
+    assert len(read_metadata(tmp_path / "metadata.csv")) == 3

@@ -1,0 +1,124 @@
+"""End-to-end training behaviour on a tiny eSpeak corpus: resume, interruption, checkpoints."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import soundfile
+import torch
+
+from tacotron.data.prepare import prepare
+from tacotron.training import checkpoint as ckpt
+from tacotron.training.trainer import Trainer
+
+from conftest import FAST_OVERRIDES
+
+
+def train(config, corpus, run_dir, **kwargs):
+    trainer = Trainer(config, prepare(corpus, config, progress=False), run_dir, progress=False,
+                      **kwargs)
+    trainer.fit()
+    return trainer
+
+
+def test_training_reduces_loss_and_writes_checkpoints(corpus_en, fast_config, tmp_path):
+    config = fast_config("train.max_steps=12", "train.keep_last_checkpoints=2",
+                         "train.learning_rate=0.003")
+    losses = []
+
+    class Recorder:
+        def __getattr__(self, name):
+            return lambda *args: None
+
+        def on_step_end(self, trainer, logs):
+            losses.append(logs["total"])
+
+    trainer = train(config, corpus_en, tmp_path / "run", callbacks=[Recorder()])
+    assert trainer.step == 12 and len(losses) == 12
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3
+    steps = [step for step, _ in ckpt.step_checkpoints(tmp_path / "run")]
+    assert steps == [8, 12]  # keep-last-2 of 4, 8, 12
+    for step in steps:
+        assert (tmp_path / "run/checkpoints" / f"step_{step:07d}.yaml").is_file()
+    assert (tmp_path / "run/checkpoints/best.pt").is_file()
+    records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [4, 8, 12]
+    assert {"diagonality", "focus_rate", "monotonicity", "mel_l1"} <= set(records[-1])
+
+
+def test_resume_continues_exactly(corpus_en, fast_config, tmp_path):
+    """8 steps in one go == 4 steps, stop, resume to 8: same weights, bit for bit."""
+    straight = train(fast_config("train.max_steps=8"), corpus_en, tmp_path / "a")
+    train(fast_config("train.max_steps=4"), corpus_en, tmp_path / "b")
+    resumed = train(fast_config("train.max_steps=8"), corpus_en, tmp_path / "b")
+    assert resumed.resumed_from.name == "step_0000004.pt"
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(),
+                                 resumed.model.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def run_cli(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "tacotron.cli", *args], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def wait_for_checkpoint(run_dir: Path, min_step: int, process, timeout=120.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = ckpt.step_checkpoints(run_dir)
+        if found and found[-1][0] >= min_step:
+            return found[-1][0]
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    raise AssertionError("no checkpoint in time")
+
+
+def test_kill_9_then_resume_loses_nothing_beyond_last_checkpoint(corpus_en, tmp_path):
+    run_dir = tmp_path / "run"
+    base = ["train", "--data", str(corpus_en), "--out", str(run_dir), "--preset", "cpu-tiny",
+            *FAST_OVERRIDES, "train.checkpoint_every_steps=3"]
+    process = run_cli(*base, "train.max_steps=1000")
+    saved = wait_for_checkpoint(run_dir, 6, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    saved = ckpt.step_checkpoints(run_dir)[-1][0]
+    target = saved + 2
+    finished = run_cli(*base, f"train.max_steps={target}")
+    out, err = finished.communicate(timeout=300)
+    assert finished.returncode == 0, err
+    assert f"resumed from step_{saved:07d}.pt, step {saved}" in err
+    assert json.loads(out)["step"] == target
+
+
+def test_ctrl_c_saves_and_exits_cleanly(corpus_en, tmp_path):
+    run_dir = tmp_path / "run"
+    process = run_cli("train", "--data", str(corpus_en), "--out", str(run_dir), "--preset",
+                      "cpu-tiny", *FAST_OVERRIDES, "train.max_steps=100000")
+    wait_for_checkpoint(run_dir, 4, process)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    result = json.loads(out)
+    assert result["stopped"] == "interrupted"
+    assert ckpt.step_checkpoints(run_dir)[-1][0] == result["step"]  # the current step was saved
+    assert "Traceback" not in err
+
+
+def test_synth_cli_writes_audio_within_the_length_cap(corpus_en, fast_config, tmp_path):
+    train(fast_config("train.max_steps=4"), corpus_en, tmp_path / "run")
+    out_wav = tmp_path / "hello.wav"
+    process = run_cli("synth", "--checkpoint", str(tmp_path / "run"), "--text", "Hi there.",
+                      "--out", str(out_wav))
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    audio, rate = soundfile.read(out_wav)
+    assert rate == 22050
+    symbols = len("hi there.") + 1  # + end-of-sentence
+    config = fast_config()
+    cap_seconds = symbols * config.inference.max_frames_per_symbol * 256 / 22050
+    assert 0 < len(audio) / rate <= cap_seconds + 0.05
+    assert "frames=" in out and "diagonality=" in out
