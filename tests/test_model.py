@@ -105,7 +105,8 @@ def test_model_shapes_and_teacher_forcing_is_causal():
     mels = torch.randn(2, 8, 12)
     lengths = torch.tensor([7, 5])
     torch.manual_seed(1)
-    out = model(text, lengths, mels)
+    full = torch.tensor([12, 12])
+    out = model(text, lengths, mels, full)
     assert out.mel.shape == (2, 8, 12) and out.gate_logits.shape == (2, 6)
     assert out.alignments.shape == (2, 6, 7)
     assert torch.allclose(out.alignments.sum(-1), torch.ones(2, 6), atol=1e-5)
@@ -115,7 +116,7 @@ def test_model_shapes_and_teacher_forcing_is_causal():
     changed = mels.clone()
     changed[:, :, 9:] += 3.0
     torch.manual_seed(1)
-    out2 = model(text, lengths, changed)
+    out2 = model(text, lengths, changed, full)
     assert torch.allclose(out.mel[:, :, :10], out2.mel[:, :, :10], atol=1e-6)
 
 
@@ -141,7 +142,7 @@ def test_total_loss_includes_weighted_guided_attention():
     mels = torch.randn(2, 8, 12)
     targets = Targets(mels, torch.tensor([12, 9]), torch.tensor([7, 5]), 2)
     torch.manual_seed(0)
-    output = model(text, targets.text_lengths, mels)
+    output = model(text, targets.text_lengths, mels, targets.mel_lengths)
     with_ga = Tacotron2Loss(LossConfig(guided_attention_weight=3.0))(output, targets)
     without = Tacotron2Loss(LossConfig(guided_attention_weight=0.0))(output, targets)
     assert "guided_attention" not in without

@@ -1,7 +1,6 @@
 """End-to-end training behaviour on a tiny eSpeak corpus: resume, interruption, checkpoints."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ def train(config, corpus, run_dir, **kwargs):
 
 def test_training_reduces_loss_and_writes_checkpoints(corpus_en, fast_config, tmp_path):
     config = fast_config("train.max_steps=12", "train.keep_last_checkpoints=2",
-                         "train.learning_rate=0.003")
+                         "train.learning_rate=0.003", "train.warmup_steps=1")
     losses = []
 
     class Recorder:
@@ -122,3 +121,41 @@ def test_synth_cli_writes_audio_within_the_length_cap(corpus_en, fast_config, tm
     cap_seconds = symbols * config.inference.max_frames_per_symbol * 256 / 22050
     assert 0 < len(audio) / rate <= cap_seconds + 0.05
     assert "frames=" in out and "diagonality=" in out
+
+
+def test_tensorboard_gets_losses_lr_grad_norm_images_audio(corpus_en, fast_config, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tacotron.training.tensorboard import TensorBoardLogger
+
+    train(fast_config("train.max_steps=4"), corpus_en, tmp_path / "run",
+          callbacks=[TensorBoardLogger()])
+    events = EventAccumulator(str(tmp_path / "run/tensorboard"),
+                              size_guidance={"images": 0, "audio": 0, "scalars": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert {"train/total", "train/lr", "train/grad_norm", "train/guided_attention",
+            "val/diagonality", "val/mel_l1"} <= set(tags["scalars"])
+    assert [e.step for e in events.Scalars("train/total")] == [2, 4]
+    assert "val/alignment" in tags["images"] and "val/free_running" in tags["audio"]
+    assert events.Audio("val/free_running")[0].sample_rate == 22050
+
+
+def test_gradient_accumulation_counts_optimizer_steps(corpus_en, fast_config, tmp_path):
+    trainer = train(fast_config("train.max_steps=3", "train.grad_accumulation_steps=2",
+                                "train.batch_size=2"), corpus_en, tmp_path / "run")
+    assert trainer.step == 3
+    state = torch.load(ckpt.step_checkpoints(tmp_path / "run")[-1][1], weights_only=False)
+    micro_batches = state["epoch"] * len(trainer.sampler) + state["batch_in_epoch"]
+    assert micro_batches == 6  # two micro-batches per optimizer step
+
+
+def test_python_api_is_deterministic(corpus_en, fast_config, tmp_path):
+    from tacotron.inference import Synthesizer
+
+    train(fast_config("train.max_steps=2"), corpus_en, tmp_path / "run")
+    synthesizer = Synthesizer.from_checkpoint(tmp_path / "run")
+    first, rate = synthesizer.tts("Hello there.")
+    second, _ = synthesizer.tts("Hello there.")
+    assert rate == 22050 and first.dtype.name == "float32" and len(first) > 0
+    assert (first == second).all()

@@ -39,12 +39,20 @@ def cmd_prepare(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from tacotron.data.prepare import prepare
+    import torch.distributed as dist
+
+    from tacotron.data.prepare import load_prepared, prepare
     from tacotron.training.tensorboard import TensorBoardLogger
-    from tacotron.training.trainer import Trainer
+    from tacotron.training.trainer import Trainer, distributed_context
 
     config = config_from_args(args)
-    prepared = prepare(args.data, config)
+    rank, world_size, _ = distributed_context()
+    if rank == 0:  # under torchrun one process prepares, the others read its result
+        prepared = prepare(args.data, config)
+    if world_size > 1:
+        dist.barrier()
+    if rank != 0:
+        prepared = load_prepared(args.data)
     trainer = Trainer(config, prepared, args.out, callbacks=[TensorBoardLogger()])
     metrics = trainer.fit()
     print(json.dumps({"step": trainer.step, "stopped": trainer.finished_reason,
@@ -137,8 +145,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    """argparse stops filling a positional list once an option follows it, so `key=value`
+    words after options (`prepare DIR --lang en data.val_size=8`) are collected here."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    overrides = [word for word in unknown if "=" in word and not word.startswith("-")]
+    rest = [word for word in unknown if word not in overrides]
+    if rest or (overrides and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(rest or overrides)}")
+    if overrides:
+        args.overrides = [*args.overrides, *overrides]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     try:
         args.run(args)
     except UserError as error:

@@ -15,6 +15,7 @@ from tacotron.audio.mel import MelSpectrogram
 from tacotron.config import load_config
 from tacotron.data.corpus import make_corpus
 from tacotron.data.prepare import prepare
+from tacotron.files import atomic_write_text
 from tacotron.inference import Synthesizer
 from tacotron.model.alignment_metrics import score_alignment
 from tacotron.training import checkpoint as ckpt
@@ -46,7 +47,8 @@ def teacher_forced_alignment(synthesizer: Synthesizer, text: str, wav_path: Path
     padded[0, :, : mel.size(1)] = mel
     ids = synthesizer.frontend.encode(text)
     with torch.no_grad():
-        output = synthesizer.model(torch.tensor([ids]), torch.tensor([len(ids)]), padded)
+        output = synthesizer.model(torch.tensor([ids]), torch.tensor([len(ids)]), padded,
+                                    torch.tensor([mel.size(1)]))
     return output.alignments[0, : math.ceil(mel.size(1) / r)].numpy()
 
 
@@ -55,10 +57,10 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
              progress: bool = True) -> dict:
     out = Path(out)
     data_dir = Path(data_dir) if data_dir else Path("data") / f"espeak-{language}"
-    make_corpus(language, data_dir, progress=progress)
     config = load_config("cpu-tiny", overrides=[f"text.language={language}",
                                                 f"train.max_minutes={minutes}",
                                                 *(overrides or [])])
+    make_corpus(language, data_dir, progress=progress)
     prepared = prepare(data_dir, config, progress=progress)
     started = time.monotonic()
     trainer = Trainer(config, prepared, out, callbacks=[TensorBoardLogger()], progress=progress)
@@ -89,5 +91,5 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
         "wall_seconds": round(time.monotonic() - started, 1),
         "stop_reason": trainer.finished_reason,
     }
-    ckpt.atomic_write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False))
+    atomic_write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False))
     return report

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import soundfile
 import soxr
 
 from tacotron.errors import DataError
+from tacotron.files import atomic_write
 
 # A sample at or above this magnitude is counted as clipped (full scale after quantization).
 CLIP_LEVEL = 0.999
@@ -60,12 +60,7 @@ def load_audio(path: str | Path, target_sample_rate: int) -> tuple[np.ndarray, A
 
 def save_wav(path: str | Path, waveform: np.ndarray, sample_rate: int) -> None:
     """Write 16-bit PCM WAV atomically: a reader never sees a half-written file."""
-    path = Path(path)
-    temp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # Out-of-range floats would wrap around when converted to 16-bit integers; clip them instead.
     samples = np.clip(np.asarray(waveform, dtype=np.float32), -1.0, 1.0)
-    try:
-        soundfile.write(temp_path, samples, sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(temp_path, path)
-    finally:
-        temp_path.unlink(missing_ok=True)
+    atomic_write(path, lambda handle: soundfile.write(handle, samples, sample_rate,
+                                                      subtype="PCM_16", format="WAV"))

@@ -8,7 +8,6 @@ digits) yet short and regular enough for a small Tacotron to learn a clean align
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import zlib
@@ -21,6 +20,7 @@ from tqdm import tqdm
 from tacotron.audio.espeak import EspeakVoice
 from tacotron.audio.io import save_wav
 from tacotron.errors import UserError
+from tacotron.files import atomic_write_text
 from tacotron.text import get_frontend
 
 LANGUAGES = ("en", "ru")
@@ -731,15 +731,6 @@ def _metadata(utterances: list[tuple[str, str, str]]) -> str:
     return "".join(f"{utterance_id}|{text}|{normalized}\n" for utterance_id, text, normalized in utterances)
 
 
-def _write_text_atomically(path: Path, text: str) -> None:
-    temp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temp_path.write_text(text, encoding="utf-8")
-        os.replace(temp_path, path)
-    finally:
-        temp_path.unlink(missing_ok=True)
-
-
 def _remove_stale_wavs(folder: Path, id_pattern: re.Pattern, wanted: set[str]) -> None:
     # Clips of a former, larger corpus would otherwise sit next to the metadata that no longer lists them.
     for path in folder.glob("*.wav"):
@@ -779,8 +770,8 @@ def make_corpus(language: str, out_dir: str | Path, count: int = 400, seed: int 
     _remove_stale_wavs(wav_dir, re.compile(r"[a-z]+_\d{5}"), {utterance_id for utterance_id, _, _ in train})
     _remove_stale_wavs(test_wav_dir, re.compile(r"[a-z]+_test_\d{3}"), {utterance_id for utterance_id, _, _ in test})
     # The metadata goes first, so that an interrupted run can tell later which wavs match it.
-    _write_text_atomically(metadata_path, _metadata(train))
-    _write_text_atomically(test_metadata_path, _metadata(test))
+    atomic_write_text(metadata_path, _metadata(train))
+    atomic_write_text(test_metadata_path, _metadata(test))
 
     voice = EspeakVoice(language)
     jobs = [(wav_dir, item) for item in train] + [(test_wav_dir, item) for item in test]
@@ -802,5 +793,5 @@ def make_corpus(language: str, out_dir: str | Path, count: int = 400, seed: int 
         "total_seconds": round(seconds["train"], 3),
         "test_total_seconds": round(seconds["test"], 3),
     }
-    _write_text_atomically(summary_path, json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     return out_dir

@@ -19,7 +19,7 @@ import os
 import random
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from tacotron.audio.io import AudioLoadError, load_audio
 from tacotron.audio.mel import MelSpectrogram
 from tacotron.config import AudioConfig, Config
 from tacotron.errors import DataError
+from tacotron.files import atomic_write, atomic_write_text
 from tacotron.text import Frontend, detect_language, get_frontend
 
 LAYOUTS = (
@@ -136,7 +137,7 @@ def prepare(source: str | Path, config: Config, progress: bool = True) -> Prepar
     (root / "mels").mkdir(parents=True, exist_ok=True)
     cache = _read_json(root / "cache.json")
     entries, mels_computed = _update_mels(lines, root, config, cache, progress, problems)
-    _write_atomic(root / "cache.json", json.dumps(entries, indent=1, sort_keys=True))
+    atomic_write_text(root / "cache.json", json.dumps(entries, indent=1, sort_keys=True))
 
     kept = _check_audio(lines, entries, config, problems)
     kept = _drop_speaking_rate_outliers(kept, entries, config.data.cps_outlier_mads, problems)
@@ -146,7 +147,7 @@ def prepare(source: str | Path, config: Config, progress: bool = True) -> Prepar
             problems.append(line.problem("warning", f"clipping: {clipped:.2%} of samples at full scale"))
     problems.sort(key=lambda p: (p.file, p.line))
     report_path = root / "report.txt"
-    _write_atomic(report_path, "".join(f"{p}\n" for p in problems))
+    atomic_write_text(report_path, "".join(f"{p}\n" for p in problems))
     if not kept:
         # A stale prepared.json must not let `train` go on with an old version of the data.
         (root / "prepared.json").unlink(missing_ok=True)
@@ -154,7 +155,7 @@ def prepare(source: str | Path, config: Config, progress: bool = True) -> Prepar
 
     previous_split = _read_json(root / "split.json")
     split = _assign_split([line.id for line in kept], previous_split, config.data.val_size)
-    _write_atomic(root / "split.json", json.dumps(split, indent=1, sort_keys=True))
+    atomic_write_text(root / "split.json", json.dumps(split, indent=1, sort_keys=True))
     utterances = [
         Utterance(line.id, line.text, line.normalized, root / "mels" / f"{line.id}.npy",
                   entries[line.id]["frames"], entries[line.id]["seconds"])
@@ -351,7 +352,7 @@ def _process(job: _MelJob, mel_fn: MelSpectrogram) -> tuple[str, dict | str, boo
     if len(waveform) >= mel_fn.n_fft:
         with torch.no_grad():
             mel = mel_fn(torch.from_numpy(waveform)).numpy()
-        _save_npy_atomic(job.mel_path, mel)
+        atomic_write(job.mel_path, lambda handle: np.save(handle, mel))
         frames = mel.shape[1]
     entry = {
         "path": str(job.audio_path),
@@ -439,7 +440,7 @@ def _write_prepared(data: PreparedData, audio_config: AudioConfig) -> None:
                        ensure_ascii=False)
             for u in utterances
         ]
-        _write_atomic(data.root / f"{name}.jsonl", "".join(f"{row}\n" for row in rows))
+        atomic_write_text(data.root / f"{name}.jsonl", "".join(f"{row}\n" for row in rows))
     actions = Counter(p.action for p in data.problems)
     info = {
         "language": data.language,
@@ -449,7 +450,7 @@ def _write_prepared(data: PreparedData, audio_config: AudioConfig) -> None:
         "hours": sum(u.seconds for u in data.train + data.val) / 3600,
         "problems": [dataclasses.asdict(p) for p in data.problems],
     }
-    _write_atomic(data.root / "prepared.json", json.dumps(info, indent=1, ensure_ascii=False))
+    atomic_write_text(data.root / "prepared.json", json.dumps(info, indent=1, ensure_ascii=False))
 
 
 def _read_utterances(path: Path, root: Path) -> list[Utterance]:
@@ -467,17 +468,3 @@ def _read_json(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file and rename it: readers see the old file or the new, never half."""
-    temp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp_path.write_text(text, encoding="utf-8")
-    os.replace(temp_path, path)
-
-
-def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    temp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temp_path, "wb") as file:
-        np.save(file, array)
-    os.replace(temp_path, path)

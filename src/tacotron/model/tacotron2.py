@@ -264,11 +264,16 @@ class Tacotron2(nn.Module):
     def encode(self, text: torch.Tensor, text_lengths: torch.Tensor) -> torch.Tensor:
         return self.encoder(self.embedding(text).transpose(1, 2), text_lengths)
 
-    def forward(self, text, text_lengths, mels) -> TacotronOutput:
-        """text [B, N] ids, text_lengths [B], mels [B, n_mels, T] with T a multiple of r."""
+    def forward(self, text, text_lengths, mels, mel_lengths) -> TacotronOutput:
+        """text [B, N] ids, text_lengths [B], mels [B, n_mels, T] with T a multiple of r and
+        padded with silence, mel_lengths [B] true frame counts."""
         memory = self.encode(text, text_lengths)
         text_mask = lengths_to_mask(text_lengths, text.size(1))
         mel, gate, alignments = self.decoder(memory, text_mask, mels)
+        # Frames past the end get no loss, so the decoder's output there drifts freely; left in,
+        # it would dominate the postnet's BatchNorm statistics. Show the postnet silence instead.
+        frame_mask = lengths_to_mask(mel_lengths, mels.size(2))[:, None, :]
+        mel = torch.where(frame_mask, mel, mels.to(mel.dtype))
         return TacotronOutput(mel, mel + self.postnet(mel), gate, alignments)
 
     @torch.no_grad()

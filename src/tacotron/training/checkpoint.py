@@ -9,42 +9,21 @@ Layout of a run folder:
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from tacotron.errors import UserError
+from tacotron.files import atomic_write, atomic_write_text
 
 STEP_PATTERN = re.compile(r"step_(\d+)\.pt$")
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints"
-
-
-def atomic_write_bytes(path: Path, writer) -> None:
-    """Call writer(file) on a temp file in the same folder, fsync, then rename over `path`:
-    a reader (or a kill -9) never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            writer(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
@@ -60,7 +39,7 @@ def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
 def save_checkpoint(run_dir: Path, state: dict[str, Any], config_yaml: str, keep_last: int) -> Path:
     step = state["step"]
     path = checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
-    atomic_write_bytes(path, lambda handle: torch.save(state, handle))
+    atomic_write(path, lambda handle: torch.save(state, handle))
     atomic_write_text(path.with_suffix(".yaml"), config_yaml)
     for _, old in step_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
         old.unlink(missing_ok=True)
@@ -70,7 +49,7 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], config_yaml: str, keep
 
 def save_best(run_dir: Path, source: Path) -> Path:
     best = checkpoint_dir(run_dir) / "best.pt"
-    atomic_write_bytes(best, lambda handle: handle.write(source.read_bytes()))
+    atomic_write(best, lambda handle: handle.write(source.read_bytes()))
     shutil.copyfile(source.with_suffix(".yaml"), best.with_suffix(".yaml"))
     return best
 

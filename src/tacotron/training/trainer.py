@@ -29,6 +29,7 @@ from tacotron.config import Config, ModelConfig, TrainConfig, config_from_dict
 from tacotron.data.dataset import Batch, BucketBatchSampler, MelTextCollate, MelTextDataset
 from tacotron.data.prepare import PreparedData
 from tacotron.errors import UserError
+from tacotron.files import atomic_write_text
 from tacotron.model.alignment_metrics import mean_scores, score_batch
 from tacotron.model.losses import Tacotron2Loss, Targets, masked_mel_losses
 from tacotron.model.tacotron2 import Tacotron2, count_parameters, lengths_to_mask
@@ -181,13 +182,17 @@ class Trainer:
             raise UserError("the training split is empty: nothing to train on")
         self.sampler = BucketBatchSampler(train_set.frames, train.batch_size, train.seed,
                                           rank=self.rank, world_size=self.world_size)
+        # Each iter(loader) draws a seed from its generator; a private one keeps that draw out
+        # of the global RNG stream, so a resumed run's dropout matches an uninterrupted one.
         self.train_loader = DataLoader(train_set, batch_sampler=self.sampler, collate_fn=collate,
                                        num_workers=train.num_workers,
                                        pin_memory=self.device.type == "cuda",
-                                       persistent_workers=train.num_workers > 0)
+                                       persistent_workers=train.num_workers > 0,
+                                       generator=torch.Generator().manual_seed(train.seed))
         val_set = MelTextDataset(data.val, self.frontend)
         self.val_loader = DataLoader(val_set, batch_size=train.batch_size, shuffle=False,
-                                     collate_fn=collate, num_workers=0)
+                                     collate_fn=collate, num_workers=0,
+                                     generator=torch.Generator().manual_seed(train.seed))
 
         # Counters saved in every checkpoint: together they let a resumed run continue exactly.
         self.step = 0
@@ -265,7 +270,7 @@ class Trainer:
     def forward_losses(self, batch: Batch, model=None):
         model = model or self.ddp_model
         with self.autocast():
-            output = model(batch.text, batch.text_lengths, batch.mels)
+            output = model(batch.text, batch.text_lengths, batch.mels, batch.mel_lengths)
         targets = Targets(batch.mels, batch.mel_lengths, batch.text_lengths,
                           self.config.model.reduction_factor)
         return output, targets, self.criterion(output, targets)
@@ -347,7 +352,7 @@ class Trainer:
         self.resume()
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            ckpt.atomic_write_text(self.run_dir / "config.yaml", self.config.to_yaml())
+            atomic_write_text(self.run_dir / "config.yaml", self.config.to_yaml())
             for callback in self.callbacks:
                 callback.on_train_start(self)
         budget = train.max_minutes * 60.0
@@ -362,6 +367,7 @@ class Trainer:
 
         self.model.train()
         tick = time.monotonic()
+        session_start = (self.step, self.train_seconds)
         with StopRequest() as stop:
             reason = self.stop_reason(stop, budget)
             while not reason:
@@ -386,10 +392,11 @@ class Trainer:
                             callback.on_step_end(self, logs)
                         bar.update(1)
                         if self.step % train.log_every_steps == 0:
+                            bar.total = self.expected_total_steps(budget, session_start)
                             bar.set_postfix(self.progress_fields(logs, budget), refresh=False)
 
                     minutes_since_save = (time.monotonic() - last_checkpoint_time) / 60.0
-                    if (self.step % train.checkpoint_every_steps == 0
+                    if (self.step % train.checkpoint_every_steps == 0 or self.val_is_new_best
                             or minutes_since_save >= train.checkpoint_every_minutes):
                         self.save()
                         last_checkpoint_time = time.monotonic()
@@ -412,15 +419,24 @@ class Trainer:
         self.finished_reason = reason
         return self.last_val_metrics
 
+    STOP_REASONS = ("", "interrupted", "time_budget", "max_steps")
+
     def stop_reason(self, stop: StopRequest, budget_seconds: float) -> str:
         """Why the loop must stop now ("interrupted", "time_budget", "max_steps"), or ""."""
+        reason = ""
         if stop.requested:
-            return "interrupted"
-        if budget_seconds > 0 and self.train_seconds >= budget_seconds:
-            return "time_budget"
-        if self.step >= self.config.train.max_steps:
-            return "max_steps"
-        return ""
+            reason = "interrupted"
+        elif budget_seconds > 0 and self.train_seconds >= budget_seconds:
+            reason = "time_budget"
+        elif self.step >= self.config.train.max_steps:
+            reason = "max_steps"
+        if self.world_size > 1:
+            # All ranks must leave at the same step, or DDP's gradient all-reduce would hang:
+            # rank 0's clock and signals decide for everyone.
+            code = torch.tensor([self.STOP_REASONS.index(reason)], device=self.device)
+            dist.broadcast(code, src=0)
+            reason = self.STOP_REASONS[int(code)]
+        return reason
 
     def log_validation(self, metrics: dict[str, float], sample: ValidationSample | None) -> None:
         """Track the best mel L1, append to metrics.jsonl and notify callbacks (rank 0)."""
@@ -434,6 +450,17 @@ class Trainer:
             handle.write(json.dumps(record) + "\n")
         for callback in self.callbacks:
             callback.on_validation_end(self, metrics, sample)
+
+    def expected_total_steps(self, budget_seconds: float, session_start: tuple[int, float]) -> int:
+        """The step the run will end at: max_steps, or sooner when the time budget runs out
+        first at this session's pace (steps done / seconds spent so far)."""
+        max_steps = self.config.train.max_steps
+        steps_done = self.step - session_start[0]
+        seconds = self.train_seconds - session_start[1]
+        if budget_seconds <= 0 or steps_done == 0 or seconds <= 0:
+            return max_steps
+        left = max(0.0, budget_seconds - self.train_seconds)
+        return min(max_steps, self.step + int(left * steps_done / seconds))
 
     def progress_fields(self, logs: dict[str, float], budget: float) -> dict[str, str]:
         fields = {"loss": f"{logs['total']:.3f}"}
