@@ -125,11 +125,39 @@ def _en_ordinal(number: int) -> str:
     return f"{number}{suffix}"
 
 
-class EnglishSentences:
-    """Draws English sentences from a small grammar; every choice comes from `rng`."""
+class SentenceGrammar:
+    """What both languages' grammars share: the mix of sentence kinds and long sentences.
+    Subclasses supply clause(), question(), exclamation(), compound() and the word lists."""
+
+    openers: list[str]
+    conjunctions: list[str]
 
     def __init__(self, rng: random.Random):
         self.rng = rng
+
+    def sentence(self) -> str:
+        roll = self.rng.random()
+        if roll < 0.2:
+            return self.question()
+        if roll < 0.3:
+            return self.exclamation()
+        if roll < 0.5:
+            return self.compound()
+        return f"{self.clause()}."
+
+    def long_sentence(self) -> str:
+        rng = self.rng
+        text = f"{rng.choice(self.openers)} {self.clause()}, {self.clause()}"
+        for _ in range(rng.randint(2, 4)):
+            text += f", {rng.choice(self.conjunctions)} {self.clause()}"
+        return text + "."
+
+
+class EnglishSentences(SentenceGrammar):
+    """Draws English sentences from a small grammar; every choice comes from `rng`."""
+
+    openers = EN_SENTENCE_OPENERS
+    conjunctions = EN_CONJUNCTIONS
 
     def _noun_phrase(self, nouns: list[str], adjectives: list[str], plural: bool) -> str:
         rng = self.rng
@@ -279,22 +307,6 @@ class EnglishSentences:
             return f"{rng.choice(EN_SENTENCE_OPENERS)} {self.clause()}, {self.clause()}."
         return f"{self.clause()}, {rng.choice(EN_CONJUNCTIONS)} {self.clause()}."
 
-    def sentence(self) -> str:
-        roll = self.rng.random()
-        if roll < 0.2:
-            return self.question()
-        if roll < 0.3:
-            return self.exclamation()
-        if roll < 0.5:
-            return self.compound()
-        return f"{self.clause()}."
-
-    def long_sentence(self) -> str:
-        rng = self.rng
-        text = f"{rng.choice(EN_SENTENCE_OPENERS)} {self.clause()}, {self.clause()}"
-        for _ in range(rng.randint(2, 4)):
-            text += f", {rng.choice(EN_CONJUNCTIONS)} {self.clause()}"
-        return text + "."
 
 
 # ---------------------------------------------------------------- Russian vocabulary
@@ -435,11 +447,11 @@ def _ru_many(rng: random.Random) -> int:
             return number
 
 
-class RussianSentences:
+class RussianSentences(SentenceGrammar):
     """Draws Russian sentences from a small grammar with case and gender agreement; choices come from `rng`."""
 
-    def __init__(self, rng: random.Random):
-        self.rng = rng
+    openers = RU_SENTENCE_OPENERS
+    conjunctions = RU_CONJUNCTIONS
 
     def thing(self) -> tuple[str, str, str]:
         """A thing as (nominative phrase, accusative phrase, gender)."""
@@ -618,22 +630,6 @@ class RussianSentences:
             return f"{rng.choice(RU_SENTENCE_OPENERS)} {self.clause()}, {self.clause()}."
         return f"{self.clause()}, {rng.choice(RU_CONJUNCTIONS)} {self.clause()}."
 
-    def sentence(self) -> str:
-        roll = self.rng.random()
-        if roll < 0.2:
-            return self.question()
-        if roll < 0.3:
-            return self.exclamation()
-        if roll < 0.5:
-            return self.compound()
-        return f"{self.clause()}."
-
-    def long_sentence(self) -> str:
-        rng = self.rng
-        text = f"{rng.choice(RU_SENTENCE_OPENERS)} {self.clause()}, {self.clause()}"
-        for _ in range(rng.randint(2, 4)):
-            text += f", {rng.choice(RU_CONJUNCTIONS)} {self.clause()}"
-        return text + "."
 
 
 _GRAMMARS = {"en": EnglishSentences, "ru": RussianSentences}
