@@ -20,7 +20,6 @@ from tacotron.model.alignment_metrics import AlignmentScores, score_alignment
 from tacotron.model.tacotron2 import Tacotron2
 from tacotron.text import Frontend, get_frontend
 from tacotron.training import checkpoint as ckpt
-from tacotron.training.trainer import build_model
 
 
 @dataclass
@@ -58,7 +57,7 @@ class Synthesizer:
         if list(frontend.symbols) != list(state["symbols"]):
             raise UserError(f"{path}: the checkpoint's symbol table differs from this version's "
                             f"'{config.text.language}' frontend")
-        model = build_model(config.model, len(frontend.symbols), config.audio.n_mels)
+        model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
         model.load_state_dict(state["model"])
         return cls(model, config, frontend, device)
 

@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from tacotron.config import Config, ModelConfig, TrainConfig, config_from_dict
+from tacotron.config import Config, TrainConfig, config_from_dict
 from tacotron.data.dataset import Batch, BucketBatchSampler, MelTextCollate, MelTextDataset
 from tacotron.data.prepare import PreparedData
 from tacotron.errors import UserError
@@ -97,7 +98,7 @@ class StopRequest:
         self.previous = {}
 
     def __enter__(self):
-        if threading_is_main():
+        if threading.current_thread() is threading.main_thread():  # signals: main only
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self.previous[sig] = signal.signal(sig, self.handle)
         return self
@@ -114,12 +115,6 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def threading_is_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
 def distributed_context() -> tuple[int, int, int]:
     """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) otherwise."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -127,10 +122,6 @@ def distributed_context() -> tuple[int, int, int]:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend=backend)
     return int(os.environ.get("RANK", "0")), world_size, int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def build_model(model_config: ModelConfig, n_symbols: int, n_mels: int) -> Tacotron2:
-    return Tacotron2(model_config, n_symbols=n_symbols, n_mels=n_mels)
 
 
 class Trainer:
@@ -164,8 +155,8 @@ class Trainer:
         torch.manual_seed(train.seed)
 
         self.frontend = get_frontend(config.text.language)
-        self.model = build_model(config.model, len(self.frontend.symbols),
-                                 config.audio.n_mels).to(self.device)
+        self.model = Tacotron2(config.model, len(self.frontend.symbols),
+                               config.audio.n_mels).to(self.device)
         self.ddp_model = self.model
         if self.world_size > 1:
             self.ddp_model = torch.nn.parallel.DistributedDataParallel(
