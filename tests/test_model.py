@@ -146,7 +146,8 @@ def test_total_loss_includes_weighted_guided_attention():
     with_ga = Tacotron2Loss(LossConfig(guided_attention_weight=3.0))(output, targets)
     without = Tacotron2Loss(LossConfig(guided_attention_weight=0.0))(output, targets)
     assert "guided_attention" not in without
-    assert float(with_ga["total"] - without["total"]) == pytest.approx(
-        3.0 * float(with_ga["guided_attention"]), rel=1e-5)
+    difference = (with_ga["total"] - without["total"]).item()
+    assert difference == pytest.approx(
+        3.0 * with_ga["guided_attention"].item(), rel=1e-5)
     with_ga["total"].backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
