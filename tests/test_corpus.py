@@ -6,7 +6,9 @@ import pytest
 import soundfile
 
 from tacotron.audio.espeak import EspeakVoice
-from tacotron.data.corpus import generate_sentences, generate_test_sentences, make_corpus, trim_silence
+from tacotron.audio.postprocess import trim_silence
+from tacotron.data.corpus import (TRIM_KEEP_MS, TRIM_THRESHOLD_DB, generate_sentences,
+                                  generate_test_sentences, make_corpus)
 from tacotron.errors import UserError
 from tacotron.text import get_frontend
 
@@ -103,7 +105,7 @@ def test_trim_silence_keeps_about_50_ms():
     speech = EspeakVoice("en").synthesize("hello there, how are you?")
     noise = np.random.default_rng(0).normal(0, 1e-4, SAMPLE_RATE).astype(np.float32)
     padded = np.concatenate([noise, speech, noise])
-    lead, tail = edge_silence_seconds(trim_silence(padded, SAMPLE_RATE))
+    lead, tail = edge_silence_seconds(trim_silence(padded, SAMPLE_RATE, TRIM_THRESHOLD_DB, TRIM_KEEP_MS))
     assert 0.03 <= lead <= 0.1 and 0.03 <= tail <= 0.1
 
 

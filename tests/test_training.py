@@ -120,7 +120,7 @@ def test_synth_cli_writes_audio_within_the_length_cap(corpus_en, fast_config, tm
     config = fast_config()
     cap_seconds = symbols * config.inference.max_frames_per_symbol * 256 / 22050
     assert 0 < len(audio) / rate <= cap_seconds + 0.05
-    assert "frames=" in out and "diagonality=" in out
+    assert "frames=" in out and "focus=" in out and "coverage=" in out
 
 
 def test_tensorboard_gets_losses_lr_grad_norm_images_audio(corpus_en, fast_config, tmp_path):

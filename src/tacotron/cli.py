@@ -59,7 +59,9 @@ def cmd_train(args) -> None:
                       "val": metrics}, indent=2))
 
 
-def read_text_file(path: str) -> list[str]:
+def read_text_file(path: str) -> str:
+    """A UTF-8 text file as one text in which every line is its own paragraph, so that a file of
+    one utterance per line is spoken line by line, with a paragraph pause between lines."""
     file = Path(path)
     if not file.is_file():
         raise UserError(f"text file not found: {file}")
@@ -70,28 +72,42 @@ def read_text_file(path: str) -> list[str]:
     texts = [line.strip() for line in lines if line.strip()]
     if not texts:
         raise UserError(f"{file}: no text to speak")
-    return texts
+    return "\n\n".join(texts)
 
 
 def cmd_synth(args) -> None:
-    import numpy as np
+    import time
 
     from tacotron.audio.io import save_wav
+    from tacotron.files import atomic_write_text
     from tacotron.inference import Synthesizer
 
-    texts = [args.text] if args.text else read_text_file(args.text_file)
-    synthesizer = Synthesizer.from_checkpoint(args.checkpoint)
-    pause = np.zeros(int(0.3 * synthesizer.sample_rate), dtype=np.float32)
-    pieces = []
-    for number, text in enumerate(texts, 1):
-        result = synthesizer.synthesize(text)
-        status = "ok" if result.stopped_by_gate else "HIT LENGTH CAP"
-        print(f"[{number}/{len(texts)}] {status} frames={result.frames} "
-              f"diagonality={result.scores.diagonality:.2f} "
-              f"focus={result.scores.focus_rate:.2f}: {result.normalized}")
-        pieces += [result.waveform, pause]
-    save_wav(args.out, np.concatenate(pieces[:-1]), synthesizer.sample_rate)
-    print(f"wrote {args.out}")
+    text = args.text if args.text else read_text_file(args.text_file)
+    synthesizer = Synthesizer.from_checkpoint(args.checkpoint, overrides=args.overrides)
+    started = time.monotonic()
+    result = synthesizer.synthesize(text, progress=True)
+    seconds = time.monotonic() - started
+    for number, segment in enumerate(result.segments, 1):
+        status = "FAILED" if segment.failed else "retried" if segment.retried else "ok"
+        print(f"[{number}/{len(result.segments)}] {status} frames={segment.frames} "
+              f"focus={segment.scores.focus_rate:.2f} coverage={segment.scores.coverage:.2f}"
+              f"{' attempts=' + str(segment.attempts) if segment.retried else ''}: "
+              f"{segment.normalized}")
+        for failure in segment.failures:
+            print(f"    {failure}")
+    save_wav(args.out, result.waveform, result.sample_rate)
+    audio_seconds = len(result.waveform) / result.sample_rate
+    failed = sum(segment.failed for segment in result.segments)
+    print(f"wrote {args.out}: {audio_seconds:.1f} s of audio in {seconds:.1f} s; "
+          f"{len(result.segments)} segments, {sum(s.retried for s in result.segments)} retried, "
+          f"{failed} failed")
+    if args.report:
+        report = {"text": text, "seconds": round(seconds, 2), "audio_seconds": round(audio_seconds, 2),
+                  "segments": [segment.report() for segment in result.segments]}
+        atomic_write_text(Path(args.report), json.dumps(report, indent=2, ensure_ascii=False))
+    if failed:
+        print(f"warning: {failed} segment(s) still fail quality control after retries (see above)",
+              file=sys.stderr)
 
 
 def cmd_demo(args) -> None:
@@ -131,8 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
     group = synth.add_mutually_exclusive_group(required=True)
     group.add_argument("--text")
-    group.add_argument("--text-file", help="UTF-8 file, one utterance per line")
+    group.add_argument("--text-file", help="UTF-8 file; each line is spoken as a paragraph")
     synth.add_argument("--out", required=True, help="output .wav")
+    synth.add_argument("--report", help="also write per-segment scores to this .json file")
+    synth.add_argument("overrides", nargs="*", metavar="key=value",
+                       help="inference.* and postprocess.* settings, e.g. inference.seed=3")
     synth.set_defaults(run=cmd_synth)
 
     demo = commands.add_parser("demo", help="train a small voice on the built-in corpus")

@@ -128,10 +128,49 @@ class TrainConfig:
 
 @dataclass
 class InferenceConfig:
+    # Prenet dropout stays on at inference (Shen et al. 2018: without it the free-running decoder
+    # degrades). "deterministic" draws its masks from `seed`, so equal text gives equal audio and a
+    # retry can change the seed on purpose; "stochastic" draws fresh masks (varied prosody).
+    prenet_dropout: str = "deterministic"  # deterministic | stochastic
+    seed: int = 0
     gate_threshold: float = 0.5
+    # Adaptive stop: the gate must exceed this while attention is at the first symbol, falling
+    # linearly to gate_threshold at the last one (model.tacotron2.stop_threshold). None: fixed.
+    gate_threshold_start: float | None = 0.95
     # Hard cap on decoder output: at most this many mel frames per input symbol.
-    max_frames_per_symbol: float = 25.0
-    seed: int = 0  # prenet dropout stays on at inference (as in the paper); the seed fixes it
+    max_frames_per_symbol: float = 15.0
+    # Attention constraint (ESPnet): attend within [peak - backward, peak + forward] symbols.
+    attention_constraint: str = "retry"  # off | retry | always
+    attention_window_backward: int = 1
+    attention_window_forward: int = 3
+    # Long text: sentences longer than this (raw characters) are cut at clauses.
+    max_segment_chars: int = 100
+    batch_size: int = 8  # segments synthesized together
+    # Quality control: an utterance failing any check is synthesized again (constraint, new seed).
+    max_retries: int = 3
+    min_focus_rate: float = 0.35
+    min_coverage: float = 0.9
+    min_monotonicity: float = 0.85
+    # Accepted frames per symbol: [p01 / tolerance, p99 * tolerance] of the training data.
+    speaking_rate_tolerance: float = 1.5
+    # Pauses inserted between segments, by the punctuation that ends them (seconds).
+    pause_paragraph: float = 0.7
+    pause_sentence: float = 0.4
+    pause_question: float = 0.45
+    pause_strong_clause: float = 0.3
+    pause_clause: float = 0.15
+    crossfade_ms: float = 10.0
+
+
+@dataclass
+class PostprocessConfig:
+    """Waveform clean-up after the vocoder, in this order; each step can be switched off."""
+
+    noise_gate: bool = True  # attenuate hiss between words (STFT magnitude gate with hysteresis)
+    trim: bool = True  # cut leading and trailing silence
+    loudness_lufs: float | None = -20.0  # ITU-R BS.1770 integrated loudness target; None: off
+    true_peak_dbtp: float | None = -1.0  # limiter ceiling; None: off
+    fades: bool = True  # short fade-in and fade-out so the file starts and ends without a click
 
 
 @dataclass
@@ -143,6 +182,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -263,6 +303,17 @@ def validate(config: Config) -> None:
         (config.audio.win_length <= config.audio.n_fft, "audio.win_length must be <= audio.n_fft"),
         (config.text.language in ("auto", "en", "ru"), "text.language must be auto, en or ru"),
         (0 < config.inference.gate_threshold < 1, "inference.gate_threshold must be in (0, 1)"),
+        (config.inference.gate_threshold_start is None
+         or 0 < config.inference.gate_threshold_start < 1,
+         "inference.gate_threshold_start must be in (0, 1) or null"),
+        (config.inference.prenet_dropout in ("deterministic", "stochastic"),
+         "inference.prenet_dropout must be deterministic or stochastic"),
+        (config.inference.attention_constraint in ("off", "retry", "always"),
+         "inference.attention_constraint must be off, retry or always"),
+        (config.inference.max_frames_per_symbol > 0, "inference.max_frames_per_symbol must be > 0"),
+        (config.inference.max_segment_chars >= 20, "inference.max_segment_chars must be >= 20"),
+        (config.inference.batch_size >= 1, "inference.batch_size must be >= 1"),
+        (config.inference.max_retries >= 0, "inference.max_retries must be >= 0"),
         (config.model.encoder_conv_layers >= 1, "model.encoder_conv_layers must be >= 1"),
         (config.model.postnet_layers >= 2, "model.postnet_layers must be >= 2"),
     ]
@@ -300,9 +351,11 @@ def load_config(
     return config
 
 
-def config_from_dict(data: dict[str, Any]) -> Config:
-    """Rebuild a Config saved in a checkpoint (keys unknown to this version are an error)."""
+def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -> Config:
+    """Rebuild a Config saved in a checkpoint (keys unknown to this version are an error), then
+    apply `overrides` (e.g. inference settings chosen at synthesis time)."""
     config = Config()
     apply_dict(config, data, source="checkpoint config")
+    apply_overrides(config, overrides or [])
     validate(config)
     return config

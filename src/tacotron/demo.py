@@ -13,27 +13,17 @@ import torch
 from tacotron.audio.io import load_audio, save_wav
 from tacotron.audio.mel import MelSpectrogram
 from tacotron.config import load_config
-from tacotron.data.corpus import make_corpus
+from tacotron.data.corpus import make_corpus, read_test_sentences
 from tacotron.data.prepare import prepare
 from tacotron.files import atomic_write_text
 from tacotron.inference import Synthesizer
-from tacotron.model.alignment_metrics import score_alignment
+from tacotron.model.alignment_metrics import mean_scores, score_alignment
 from tacotron.training import checkpoint as ckpt
 from tacotron.training.plots import save_alignment_png
 from tacotron.training.tensorboard import TensorBoardLogger
 from tacotron.training.trainer import Trainer
 
 INFER_SENTENCES = 6  # ordinary-length held-out sentences spoken free-running for the report
-
-
-def read_test_sentences(corpus_dir: Path) -> list[tuple[str, str]]:
-    """(id, text) of the corpus's held-out list, ordinary sentences (<= 15 words) first."""
-    rows = []
-    for line in (corpus_dir / "test_sentences.csv").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            sentence_id, text = line.split("|")[:2]
-            rows.append((sentence_id, text))
-    return sorted(rows, key=lambda row: len(row[1].split()) > 15)
 
 
 def teacher_forced_alignment(synthesizer: Synthesizer, text: str, wav_path: Path):
@@ -69,20 +59,25 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
     # Speak with the final weights, the ones the validation figures above describe.
     synthesizer = Synthesizer.from_checkpoint(ckpt.step_checkpoints(out)[-1][1])
     infer = []
-    sentences = read_test_sentences(data_dir)[:INFER_SENTENCES]
-    for index, (sentence_id, text) in enumerate(sentences):
+    ordinary = [s for s in read_test_sentences(data_dir) if len(s.text.split()) <= 15]
+    for index, sentence in enumerate(ordinary[:INFER_SENTENCES]):
+        sentence_id, text = sentence.id, sentence.text
         result = synthesizer.synthesize(text)
         infer.append({"text": text, "frames": result.frames,
-                      "stopped_by_gate": result.stopped_by_gate, **result.scores.as_dict()})
+                      "stopped_by_gate": result.stopped_by_gate,
+                      **mean_scores([segment.scores for segment in result.segments]),
+                      "attempts": sum(segment.attempts for segment in result.segments),
+                      "failures": [f for segment in result.segments for f in segment.failures]})
         if index == 0:
+            first = result.segments[0]
             save_wav(out / "sample.wav", result.waveform, result.sample_rate)
             forced = teacher_forced_alignment(synthesizer, text,
                                               data_dir / "test_wavs" / f"{sentence_id}.wav")
             forced_scores = score_alignment(torch.from_numpy(forced))
             save_alignment_png(out / "alignment.png", [
                 (f"teacher-forced (diagonality {forced_scores.diagonality:.2f})", forced),
-                (f"free-running (diagonality {result.scores.diagonality:.2f})", result.alignment),
-            ], suptitle=f"step {trainer.step}: {result.normalized[:90]}")
+                (f"free-running (diagonality {first.scores.diagonality:.2f})", first.alignment),
+            ], suptitle=f"step {trainer.step}: {first.normalized[:90]}")
     report = {
         "steps": trainer.step,
         "seconds": round(trainer.train_seconds, 1),

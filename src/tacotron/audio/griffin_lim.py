@@ -29,7 +29,8 @@ def griffin_lim(
     # so the iterations use centered frames; the result is shifted into place at the end.
     def stft(waveform: torch.Tensor) -> torch.Tensor:
         return torch.stft(waveform, audio_config.n_fft, hop, audio_config.win_length,
-                          window=mel_fn.window, center=True, return_complex=True)
+                          window=mel_fn.window, center=True, pad_mode="constant",
+                          return_complex=True)  # zero padding: reflection needs > n_fft / 2 samples
 
     def istft(spectrum: torch.Tensor) -> torch.Tensor:
         return torch.istft(spectrum, audio_config.n_fft, hop, audio_config.win_length,

@@ -11,15 +11,16 @@ import json
 import random
 import re
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import soundfile
 from tqdm import tqdm
 
 from tacotron.audio.espeak import EspeakVoice
 from tacotron.audio.io import save_wav
-from tacotron.errors import UserError
+from tacotron.audio.postprocess import trim_silence
+from tacotron.errors import DataError, UserError
 from tacotron.files import atomic_write_text
 from tacotron.text import get_frontend
 
@@ -33,9 +34,8 @@ HELD_OUT_BUCKETS = 16
 # Rejection sampling gives up after this many draws per requested sentence (the grammar is exhausted).
 MAX_DRAWS_PER_SENTENCE = 50
 # Silence trimming: 10 ms frames; a frame is speech when its RMS is within 40 dB of the loudest frame.
-TRIM_FRAME_SECONDS = 0.010
 TRIM_THRESHOLD_DB = -40.0
-TRIM_KEEP_SECONDS = 0.050
+TRIM_KEEP_MS = 50.0
 
 
 def _clock_time(rng: random.Random, first_hour: int, last_hour: int) -> str:
@@ -691,30 +691,29 @@ def generate_test_sentences(language: str, seed: int = 0) -> list[str]:
     return short + long
 
 
-# ---------------------------------------------------------------- audio
-def trim_silence(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Cut leading and trailing silence, keeping TRIM_KEEP_SECONDS of it at each end."""
-    frame = int(sample_rate * TRIM_FRAME_SECONDS)
-    frame_count = len(waveform) // frame
-    if frame_count == 0:
-        return waveform
-    frames = waveform[: frame_count * frame].reshape(frame_count, frame)
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
-    loud = np.flatnonzero(rms > rms.max() * 10 ** (TRIM_THRESHOLD_DB / 20))
-    if len(loud) == 0:
-        return waveform
-    keep = int(sample_rate * TRIM_KEEP_SECONDS)
-    start = max(0, loud[0] * frame - keep)
-    end = min(len(waveform), (loud[-1] + 1) * frame + keep)
-    return waveform[start:end]
-
-
+# ---------------------------------------------------------------- eSpeak input
 def _speakable(normalized: str) -> str:
     # "+" marks stress in Russian transcripts; eSpeak would read it aloud as "plus".
     return normalized.replace("+", "")
 
 
 # ---------------------------------------------------------------- corpus on disk
+@dataclass
+class HeldOutSentence:
+    id: str
+    text: str  # as written, with digits and punctuation
+    normalized: str  # as spoken: what a listener (or a recognizer) should hear
+
+
+def read_test_sentences(corpus_dir: str | Path) -> list[HeldOutSentence]:
+    """The held-out list (test_sentences.csv, `id|text|normalized`), in file order."""
+    path = Path(corpus_dir) / "test_sentences.csv"
+    if not path.is_file():
+        raise DataError(f"{path} not found: make the corpus with `tacotron corpus make`")
+    return [HeldOutSentence(*line.split("|", 2))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def _read_transcripts(path: Path) -> dict[str, str]:
     """id -> normalized text of an existing metadata file, to tell which wavs still match."""
     if not path.is_file():
@@ -776,7 +775,8 @@ def make_corpus(language: str, out_dir: str | Path, count: int = 400, seed: int 
                                                       disable=not progress):
         path = folder / f"{utterance_id}.wav"
         if not (path.is_file() and previous.get(utterance_id) == normalized):
-            waveform = trim_silence(voice.synthesize(_speakable(normalized)), voice.sample_rate)
+            waveform = trim_silence(voice.synthesize(_speakable(normalized)), voice.sample_rate,
+                                    TRIM_THRESHOLD_DB, TRIM_KEEP_MS)
             save_wav(path, waveform, voice.sample_rate)
         seconds["test" if folder == test_wav_dir else "train"] += soundfile.info(str(path)).duration
 

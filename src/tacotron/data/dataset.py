@@ -39,6 +39,16 @@ class MelTextDataset(Dataset):
     def __len__(self) -> int:
         return len(self.utterances)
 
+    def speaking_rate(self) -> dict[str, float]:
+        """Percentiles (1st, 50th, 99th) of frames per input symbol, frames_i / len(ids_i), over
+        the split. Saved in checkpoints: synthesis flags an utterance whose rate falls far outside."""
+        rates = np.array([u.frames / max(1, len(self.frontend.to_ids(u.normalized)))
+                          for u in self.utterances])
+        if len(rates) == 0:
+            return {}
+        p01, p50, p99 = np.percentile(rates, [1, 50, 99])
+        return {"p01": float(p01), "p50": float(p50), "p99": float(p99)}
+
     def __getitem__(self, index: int):
         utterance = self.utterances[index]
         mel = torch.from_numpy(np.load(utterance.mel_path))

@@ -1,7 +1,13 @@
-"""The one synthesis path: text -> symbols -> Tacotron 2 (free-running) -> mel -> waveform.
+"""The one synthesis path: text -> segments -> symbols -> Tacotron 2 (free-running, checked,
+retried) -> mel -> waveform -> joined and post-processed audio.
 
     from tacotron.inference import Synthesizer
     waveform, sample_rate = Synthesizer.from_checkpoint("runs/demo").tts("Hello there.")
+
+A model trained on sentences of a few words loses its place on long ones, so text is cut into
+sentences and long sentences into clauses (`tacotron.text.segmentation`); each piece is decoded
+(several at a time), scored (`quality.py`) and decoded again with the attention constraint and
+another seed when it fails; the pieces are joined with pauses chosen by their punctuation.
 """
 
 from __future__ import annotations
@@ -12,27 +18,77 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from tacotron.audio import postprocess
 from tacotron.audio.griffin_lim import griffin_lim
 from tacotron.config import Config, config_from_dict
 from tacotron.errors import UserError
+from tacotron.inference.quality import (attempt_rank, frames_per_symbol, quality_failures,
+                                        speaking_rate_bounds)
 from tacotron.model.alignment_metrics import AlignmentScores, score_alignment
 from tacotron.model.tacotron2 import Tacotron2
-from tacotron.text import Frontend, get_frontend
+from tacotron.text import Frontend, get_frontend, segmentation
 from tacotron.training import checkpoint as ckpt
+
+
+@dataclass
+class SegmentSynthesis:
+    """One sentence or clause as it was finally decoded."""
+
+    text: str  # the raw text of the segment
+    normalized: str
+    pause_after: str  # a segmentation.* break kind
+    mel: np.ndarray  # [n_mels, frames] postnet log-mel
+    alignment: np.ndarray  # [steps, N] attention weights
+    frames: int
+    stopped_by_gate: bool  # False: the decoder hit its length cap
+    scores: AlignmentScores
+    frames_per_symbol: float
+    failures: list[str]  # quality checks the kept attempt still fails; empty = passed
+    attempts: int  # decodings tried; 1 = the first one passed
+
+    @property
+    def retried(self) -> bool:
+        return self.attempts > 1
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failures)
+
+    def report(self) -> dict:
+        return {"text": self.text, "normalized": self.normalized, "frames": self.frames,
+                "stopped_by_gate": self.stopped_by_gate, **self.scores.as_dict(),
+                "frames_per_symbol": round(self.frames_per_symbol, 3), "attempts": self.attempts,
+                "failures": self.failures}
 
 
 @dataclass
 class Synthesis:
     text: str
-    normalized: str
-    waveform: np.ndarray  # float32 mono
+    waveform: np.ndarray  # float32 mono, joined and post-processed
     sample_rate: int
-    mel: np.ndarray  # [n_mels, frames] postnet log-mel
-    alignment: np.ndarray  # [steps, N] attention weights
-    frames: int
-    stopped_by_gate: bool  # False: the decoder hit its length cap (a failure)
-    scores: AlignmentScores
+    segments: list[SegmentSynthesis]
+
+    @property
+    def normalized(self) -> str:
+        return " ".join(segment.normalized for segment in self.segments)
+
+    @property
+    def frames(self) -> int:
+        return sum(segment.frames for segment in self.segments)
+
+    @property
+    def stopped_by_gate(self) -> bool:
+        return all(segment.stopped_by_gate for segment in self.segments)
+
+    @property
+    def failed(self) -> bool:
+        return any(segment.failed for segment in self.segments)
+
+    @property
+    def retried(self) -> bool:
+        return any(segment.retried for segment in self.segments)
 
 
 def max_frames_for(n_symbols: int, max_frames_per_symbol: float) -> int:
@@ -40,61 +96,172 @@ def max_frames_for(n_symbols: int, max_frames_per_symbol: float) -> int:
     return max(1, math.ceil(n_symbols * max_frames_per_symbol))
 
 
+def as_sentence(normalized: str) -> str:
+    """End a clause the way training sentences end. The model learned to stop (fire its gate)
+    after final punctuation: on the demo model, clauses ending "... in eighteen thirty" or with
+    a comma never stopped, the same words ending with "." did. The pause between segments still
+    follows the original punctuation."""
+    stripped = normalized.rstrip(" ,;:-")
+    if not stripped or stripped[-1] in ".?!":
+        return stripped
+    return stripped + "."
+
+
+@dataclass
+class _Job:
+    segment: segmentation.Segment
+    normalized: str
+    ids: list[int]
+
+
 class Synthesizer:
     def __init__(self, model: Tacotron2, config: Config, frontend: Frontend,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", training_rate: dict[str, float] | None = None):
         self.model = model.to(device).eval()
         self.config = config
         self.frontend = frontend
         self.device = torch.device(device)
+        self.rate_bounds = speaking_rate_bounds(training_rate or {},
+                                                config.inference.speaking_rate_tolerance)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> "Synthesizer":
-        """Load a checkpoint file, or a run folder (its best, else newest, checkpoint)."""
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu",
+                        overrides: list[str] | None = None) -> "Synthesizer":
+        """Load a checkpoint file, or a run folder (its best, else newest, checkpoint).
+        `overrides` (`inference.*=...`, `postprocess.*=...`) change how it speaks."""
         state = ckpt.load_checkpoint(ckpt.resolve_checkpoint(path), map_location=device)
-        config = config_from_dict(state["config"])
+        config = config_from_dict(state["config"], overrides)
         frontend = get_frontend(config.text.language)
         if list(frontend.symbols) != list(state["symbols"]):
             raise UserError(f"{path}: the checkpoint's symbol table differs from this version's "
                             f"'{config.text.language}' frontend")
         model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
         model.load_state_dict(state["model"])
-        return cls(model, config, frontend, device)
+        return cls(model, config, frontend, device, state.get("frames_per_symbol"))
 
     @property
     def sample_rate(self) -> int:
         return self.config.audio.sample_rate
 
-    @torch.no_grad()
-    def synthesize(self, text: str) -> Synthesis:
-        normalized = self.frontend.normalize(text)
-        if not normalized.strip():
-            raise UserError(f"nothing to say in {text!r}")
-        ids = self.frontend.to_ids(normalized)
-        inference = self.config.inference
-        text_ids = torch.tensor([ids], dtype=torch.long, device=self.device)
-        lengths = torch.tensor([len(ids)], device=self.device)
-        max_frames = torch.tensor([max_frames_for(len(ids), inference.max_frames_per_symbol)],
-                                  device=self.device)
-        # Prenet dropout stays on (paper); a fixed seed makes equal text give equal speech.
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(inference.seed)
-            output = self.model.infer(text_ids, lengths, max_frames, inference.gate_threshold)
-        frames = int(output.mel_lengths[0])
-        mel = output.mel_postnet[0, :, :frames].float().cpu().numpy()
-        alignment = output.alignments[0].float().cpu()
-        return Synthesis(
-            text=text,
-            normalized=normalized,
-            waveform=griffin_lim(mel, self.config.audio),
-            sample_rate=self.sample_rate,
-            mel=mel,
-            alignment=alignment.numpy(),
-            frames=frames,
-            stopped_by_gate=bool(output.stopped_by_gate[0]),
-            scores=score_alignment(alignment),
-        )
-
     def tts(self, text: str) -> tuple[np.ndarray, int]:
         synthesis = self.synthesize(text)
         return synthesis.waveform, synthesis.sample_rate
+
+    def synthesize(self, text: str, progress: bool = False) -> Synthesis:
+        """Speak any amount of text as one waveform (`progress`: a bar over the segments)."""
+        jobs = self._jobs(text)
+        segments = self._decode_checked(jobs, progress and len(jobs) > 1)
+        pieces = [self._segment_audio(segment) for segment in segments]
+        pauses = [self._pause_seconds(segment.pause_after) for segment in segments[:-1]]
+        waveform = postprocess.crossfade_join(pieces, self.sample_rate, pauses,
+                                              crossfade_ms=self.config.inference.crossfade_ms)
+        settings = self.config.postprocess
+        waveform = postprocess.postprocess(
+            waveform, self.sample_rate, noise_gate=settings.noise_gate, trim=settings.trim,
+            loudness_lufs=settings.loudness_lufs, limit_dbtp=settings.true_peak_dbtp,
+            fades=settings.fades)
+        return Synthesis(text, waveform.astype(np.float32), self.sample_rate, segments)
+
+    def vocode(self, mel: np.ndarray) -> np.ndarray:
+        return griffin_lim(mel, self.config.audio)
+
+    # ------------------------------------------------------------------ internals
+    def _jobs(self, text: str) -> list[_Job]:
+        jobs = []
+        for segment in segmentation.split_text(text, self.frontend.language,
+                                               self.config.inference.max_segment_chars):
+            normalized = as_sentence(self.frontend.normalize(segment.text))
+            if not any(character.isalnum() for character in normalized):
+                # Punctuation alone ("...", "-") has nothing to say; keep its pause.
+                if jobs and segment.pause_after != segmentation.NONE:
+                    jobs[-1].segment = segmentation.Segment(jobs[-1].segment.text, segment.pause_after)
+                continue
+            jobs.append(_Job(segment, normalized, self.frontend.to_ids(normalized)))
+        if not jobs:
+            raise UserError(f"nothing to say in {text!r}")
+        return jobs
+
+    def _decode_checked(self, jobs: list[_Job], progress: bool) -> list[SegmentSynthesis]:
+        """First pass in batches; each segment that fails quality control is decoded again alone,
+        with the attention constraint and a new seed, up to `max_retries` times; the best kept."""
+        inference = self.config.inference
+        first_window = inference.attention_constraint == "always"
+        results: list[SegmentSynthesis | None] = [None] * len(jobs)
+        # Similar lengths together: a batch runs until its longest member stops.
+        order = sorted(range(len(jobs)), key=lambda index: len(jobs[index].ids))
+        bar = tqdm(total=len(jobs), unit="segment", desc="synthesizing", disable=not progress)
+        for start in range(0, len(order), inference.batch_size):
+            batch = order[start:start + inference.batch_size]
+            decoded = self._decode([jobs[index] for index in batch], inference.seed, first_window)
+            for index, segment in zip(batch, decoded):
+                results[index] = segment
+            bar.update(len(batch))
+        bar.close()
+        for index, job in enumerate(jobs):
+            best = results[index]
+            for retry in range(1, inference.max_retries + 1):
+                if not best.failed:
+                    break
+                window = inference.attention_constraint != "off"
+                (candidate,) = self._decode([job], inference.seed + retry, window)
+                candidate.attempts = best.attempts + 1
+                if attempt_rank(candidate.failures, candidate.scores) < attempt_rank(best.failures,
+                                                                                     best.scores):
+                    best = candidate
+                else:
+                    best.attempts = candidate.attempts
+            results[index] = best
+        return results
+
+    @torch.no_grad()
+    def _decode(self, jobs: list[_Job], seed: int, attention_window: bool) -> list[SegmentSynthesis]:
+        inference = self.config.inference
+        lengths = [len(job.ids) for job in jobs]
+        text = torch.full((len(jobs), max(lengths)), self.frontend.pad_id, dtype=torch.long)
+        for row, job in enumerate(jobs):
+            text[row, : len(job.ids)] = torch.tensor(job.ids)
+        max_frames = torch.tensor([max_frames_for(n, inference.max_frames_per_symbol) for n in lengths])
+        window = ((inference.attention_window_backward, inference.attention_window_forward)
+                  if attention_window else None)
+        arguments = (text.to(self.device), torch.tensor(lengths, device=self.device),
+                     max_frames.to(self.device), inference.gate_threshold,
+                     inference.gate_threshold_start, window)
+        if inference.prenet_dropout == "deterministic":
+            devices = [self.device] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                output = self.model.infer(*arguments)
+        else:
+            output = self.model.infer(*arguments)
+        segments = []
+        for row, job in enumerate(jobs):
+            frames = int(output.mel_lengths[row])
+            steps = frames // self.model.reduction_factor
+            alignment = output.alignments[row, :steps, : lengths[row]].float().cpu()
+            scores = score_alignment(alignment)
+            stopped = bool(output.stopped_by_gate[row])
+            rate = frames_per_symbol(frames, lengths[row])
+            segments.append(SegmentSynthesis(
+                text=job.segment.text, normalized=job.normalized, pause_after=job.segment.pause_after,
+                mel=output.mel_postnet[row, :, :frames].float().cpu().numpy(),
+                alignment=alignment.numpy(), frames=frames, stopped_by_gate=stopped, scores=scores,
+                frames_per_symbol=rate,
+                failures=quality_failures(scores, stopped, rate, self.rate_bounds, inference),
+                attempts=1))
+        return segments
+
+    def _segment_audio(self, segment: SegmentSynthesis) -> np.ndarray:
+        audio = self.vocode(segment.mel)
+        # The model's own leading and trailing silence would make pauses uneven.
+        return postprocess.trim_silence(audio, self.sample_rate) if self.config.postprocess.trim else audio
+
+    def _pause_seconds(self, pause_after: str) -> float:
+        inference = self.config.inference
+        return {
+            segmentation.PARAGRAPH: inference.pause_paragraph,
+            segmentation.SENTENCE: inference.pause_sentence,
+            segmentation.QUESTION: inference.pause_question,
+            segmentation.STRONG_CLAUSE: inference.pause_strong_clause,
+            segmentation.CLAUSE: inference.pause_clause,
+            segmentation.NONE: 0.0,
+        }[pause_after]

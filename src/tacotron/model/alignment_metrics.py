@@ -7,11 +7,13 @@ compared as n/N and t/T.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 
 DIAGONAL_BAND = 0.15
+COVERAGE_MIN_ATTENTION = 0.5
 
 
 def diagonality(alignment: torch.Tensor, band: float = DIAGONAL_BAND) -> float:
@@ -40,19 +42,27 @@ def monotonicity(alignment: torch.Tensor) -> float:
     return float(((moves >= 0) & (moves <= 3)).float().mean())
 
 
+def coverage(alignment: torch.Tensor, min_attention: float = COVERAGE_MIN_ATTENTION) -> float:
+    """Share of input symbols that receive attention: (1/N) * #{n : sum_t A[t, n] >= min_attention}.
+    A skipped word leaves its symbols below the threshold; 1.0 = every symbol was read."""
+    received = alignment.float().sum(dim=0)
+    return float((received >= min_attention).float().mean())
+
+
 @dataclass
 class AlignmentScores:
     diagonality: float
     focus_rate: float
     monotonicity: float
+    coverage: float
 
     def as_dict(self) -> dict[str, float]:
-        return {"diagonality": self.diagonality, "focus_rate": self.focus_rate,
-                "monotonicity": self.monotonicity}
+        return dataclasses.asdict(self)
 
 
 def score_alignment(alignment: torch.Tensor) -> AlignmentScores:
-    return AlignmentScores(diagonality(alignment), focus_rate(alignment), monotonicity(alignment))
+    return AlignmentScores(diagonality(alignment), focus_rate(alignment), monotonicity(alignment),
+                           coverage(alignment))
 
 
 def score_batch(alignments: torch.Tensor, step_lengths: torch.Tensor,
@@ -65,5 +75,5 @@ def score_batch(alignments: torch.Tensor, step_lengths: torch.Tensor,
 
 
 def mean_scores(scores: list[AlignmentScores]) -> dict[str, float]:
-    keys = ("diagonality", "focus_rate", "monotonicity")
+    keys = [field.name for field in dataclasses.fields(AlignmentScores)]
     return {k: sum(getattr(s, k) for s in scores) / max(len(scores), 1) for k in keys}

@@ -189,19 +189,32 @@ class Decoder(nn.Module):
         return mel, gate, torch.stack(alignments, dim=1)
 
     @torch.no_grad()
-    def infer(self, memory, text_mask, max_steps: torch.Tensor, gate_threshold: float):
-        """Free running: each step feeds its own last frame back. Stops an utterance when its
-        gate probability exceeds `gate_threshold` or when it reaches its own `max_steps`."""
+    def infer(self, memory, text_mask, max_steps: torch.Tensor, gate_threshold: float,
+              gate_threshold_start: float | None = None,
+              attention_window: tuple[int, int] | None = None):
+        """Free running: each step feeds its own last frame back. An utterance stops when its gate
+        probability exceeds the stop threshold (see `stop_threshold`) or at its own `max_steps`.
+        `attention_window` = (backward, forward) restricts each step's attention to symbols
+        [peak - backward, peak + forward] around the previous step's peak (ESPnet's attention
+        constraint), which stops skips and repeats at the cost of never recovering a lost place."""
         batch = memory.size(0)
         processed_memory = self.attention.memory_layer(memory)
         state = self.initial_state(memory)
+        positions = torch.arange(text_mask.size(1), device=memory.device)[None, :]
+        last_symbol = (text_mask.sum(dim=1) - 1).clamp(min=1)
         frame = memory.new_zeros(batch, self.n_mels)
         finished = torch.zeros(batch, dtype=torch.bool, device=memory.device)
         stopped_by_gate = torch.zeros_like(finished)
         lengths = torch.zeros(batch, dtype=torch.long, device=memory.device)
         mels, gates, alignments = [], [], []
         for i in range(int(max_steps.max())):
-            hidden = self.step(self.prenet(frame), state, memory, processed_memory, text_mask)
+            mask = text_mask
+            if attention_window is not None:
+                # Step 0 has all-zero weights, so its window starts at symbol 0.
+                peak = state.weights.argmax(dim=1, keepdim=True)
+                backward, forward = attention_window
+                mask = text_mask & (positions >= peak - backward) & (positions <= peak + forward)
+            hidden = self.step(self.prenet(frame), state, memory, processed_memory, mask)
             mel = self.mel_projection(hidden).view(batch, self.r, self.n_mels)
             gate = self.gate_projection(hidden).squeeze(1)
             mels.append(mel)
@@ -209,7 +222,9 @@ class Decoder(nn.Module):
             alignments.append(state.weights)
             frame = mel[:, -1]
             lengths = torch.where(finished, lengths, lengths + 1)
-            gate_fired = torch.sigmoid(gate) > gate_threshold
+            progress = state.weights.argmax(dim=1) / last_symbol
+            threshold = stop_threshold(progress, gate_threshold, gate_threshold_start)
+            gate_fired = torch.sigmoid(gate) > threshold
             stopped_by_gate |= gate_fired & ~finished
             finished |= gate_fired | (lengths >= max_steps)
             if bool(finished.all()):
@@ -217,6 +232,17 @@ class Decoder(nn.Module):
         mel = torch.cat(mels, dim=1).transpose(1, 2)
         return (mel, torch.stack(gates, dim=1), torch.stack(alignments, dim=1),
                 lengths * self.r, stopped_by_gate)
+
+
+def stop_threshold(progress: torch.Tensor, gate_threshold: float,
+                   gate_threshold_start: float | None) -> torch.Tensor:
+    """Gate probability needed to stop, given how far attention has read through the text:
+    theta(p) = theta_start + (theta - theta_start) * clamp(p, 0, 1), p = argmax_n A[t, n] / (N - 1).
+    With theta_start > theta a stop is hard while the text is unread (a premature stop would cut
+    words) and reaches the plain threshold theta at the last symbol. None: theta at every step."""
+    if gate_threshold_start is None:
+        return torch.full_like(progress, gate_threshold, dtype=torch.float32)
+    return gate_threshold_start + (gate_threshold - gate_threshold_start) * progress.float().clamp(0, 1)
 
 
 class Postnet(nn.Module):
@@ -277,15 +303,17 @@ class Tacotron2(nn.Module):
         return TacotronOutput(mel, mel + self.postnet(mel), gate, alignments)
 
     @torch.no_grad()
-    def infer(self, text, text_lengths, max_frames: torch.Tensor,
-              gate_threshold: float = 0.5) -> TacotronOutput:
-        """Free-running synthesis; `max_frames` [B] caps each utterance's output length."""
+    def infer(self, text, text_lengths, max_frames: torch.Tensor, gate_threshold: float = 0.5,
+              gate_threshold_start: float | None = None,
+              attention_window: tuple[int, int] | None = None) -> TacotronOutput:
+        """Free-running synthesis; `max_frames` [B] caps each utterance's output length. The stop
+        rule and the attention window are described at `Decoder.infer`."""
         memory = self.encode(text, text_lengths)
         text_mask = lengths_to_mask(text_lengths, text.size(1))
         max_steps = torch.div(max_frames + self.reduction_factor - 1, self.reduction_factor,
                               rounding_mode="floor").clamp(min=1)
         mel, gate, alignments, lengths, stopped = self.decoder.infer(
-            memory, text_mask, max_steps, gate_threshold)
+            memory, text_mask, max_steps, gate_threshold, gate_threshold_start, attention_window)
         return TacotronOutput(mel, mel + self.postnet(mel), gate, alignments, lengths, stopped)
 
 

@@ -171,6 +171,7 @@ class Trainer:
         train_set = MelTextDataset(data.train, self.frontend)
         if len(train_set) == 0:
             raise UserError("the training split is empty: nothing to train on")
+        self.speaking_rate = train_set.speaking_rate()
         self.sampler = BucketBatchSampler(train_set.frames, train.batch_size, train.seed,
                                           rank=self.rank, world_size=self.world_size)
         # Each iter(loader) draws a seed from its generator; a private one keeps that draw out
@@ -211,6 +212,7 @@ class Trainer:
             "val_metrics": self.last_val_metrics,
             "config": self.config.to_dict(),
             "symbols": list(self.frontend.symbols),
+            "frames_per_symbol": self.speaking_rate,
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                     "python": random.getstate()},
         }
