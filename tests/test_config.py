@@ -20,6 +20,14 @@ def test_overrides_are_typed():
     assert config.model.prenet_dims == [64, 32] and config.text.language == "ru"
 
 
+def test_unquoted_off_is_the_word_not_a_boolean(tmp_path):
+    config = load_config(overrides=["inference.attention_constraint=off", "train.amp=off"])
+    assert config.inference.attention_constraint == "off" and config.train.amp == "off"
+    file = tmp_path / "c.yaml"
+    file.write_text("inference:\n  attention_constraint: off\n")
+    assert load_config(path=file).inference.attention_constraint == "off"
+
+
 @pytest.mark.parametrize("override, message", [
     ("train.bach_size=8", "unknown config key 'train.bach_size' (did you mean 'train.batch_size'?)"),
     ("train.batch_size=eight", "config key 'train.batch_size': expected an integer"),

@@ -7,12 +7,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import soundfile
 import torch
 
 from tacotron.data.prepare import prepare
 from tacotron.training import checkpoint as ckpt
-from tacotron.training.trainer import Trainer
+from tacotron.training.events import read_events
+from tacotron.training.trainer import Callback, Trainer
 
 from conftest import FAST_OVERRIDES
 
@@ -47,6 +49,37 @@ def test_training_reduces_loss_and_writes_checkpoints(corpus_en, fast_config, tm
     records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [4, 8, 12]
     assert {"diagonality", "focus_rate", "monotonicity", "mel_l1"} <= set(records[-1])
+    events = read_events(tmp_path / "run")
+    kinds = [event.kind for event in events]
+    assert kinds[0] == "train_start" and kinds[-1] == "train_end"
+    assert [e.step for e in events if e.kind == "validation"] == [4, 8, 12]
+    assert [e.step for e in events if e.kind == "checkpoint"] == [4, 8, 12]
+    assert events[-1].fields["reason"] == "max_steps"
+    assert events[-1].fields["mel_l1"] == records[-1]["mel_l1"]
+
+
+def test_a_crash_is_an_event_and_a_callback_can_stop_the_run(corpus_en, fast_config, tmp_path):
+    class Crash(Callback):
+        def on_step_end(self, trainer, logs):
+            if trainer.step == 2:
+                raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        train(fast_config("train.max_steps=6"), corpus_en, tmp_path / "crash", callbacks=[Crash()])
+    crash = read_events(tmp_path / "crash")[-1]
+    assert crash.kind == "crash" and crash.step == 2
+    assert crash.fields["error"] == "RuntimeError: disk on fire"
+    assert "raise RuntimeError" in crash.fields["traceback"]
+
+    class EarlyStop(Callback):
+        def on_step_end(self, trainer, logs):
+            if trainer.step == 3:
+                trainer.request_stop("early_stop")
+
+    trainer = train(fast_config("train.max_steps=6"), corpus_en, tmp_path / "stop",
+                    callbacks=[EarlyStop()])
+    assert trainer.step == 3 and trainer.finished_reason == "early_stop"
+    assert ckpt.step_checkpoints(tmp_path / "stop")[-1][0] == 3
 
 
 def test_resume_continues_exactly(corpus_en, fast_config, tmp_path):

@@ -232,6 +232,8 @@ def _check_value(key: str, value: Any, annotation: Any) -> Any:
             raise ConfigError(f"config key '{key}': expected a number, got {value!r}")
         return float(value)
     if annotation is str:
+        if isinstance(value, bool):  # YAML 1.1 reads an unquoted off/on as false/true
+            return "on" if value else "off"
         if not isinstance(value, str):
             raise ConfigError(f"config key '{key}': expected a string, got {value!r}")
         return value

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tacotron.audio.griffin_lim import griffin_lim
+from tacotron.training.events import Event
 from tacotron.training.plots import alignment_figure
 from tacotron.training.trainer import Callback, Trainer, ValidationSample
 
@@ -43,6 +44,14 @@ class TensorBoardLogger(Callback):
         self.writer.add_audio("val/free_running", np.clip(audio, -1, 1)[None, :], trainer.step,
                               sample_rate=trainer.config.audio.sample_rate)
         self.writer.flush()
+
+    # Events a person must see in the timeline; validation and checkpoints are already scalars.
+    TEXT_EVENTS = ("phase", "autofix", "alert", "crash")
+
+    def on_event(self, trainer: Trainer, event: Event) -> None:
+        if self.writer is not None and event.kind in self.TEXT_EVENTS:
+            self.writer.add_text(f"events/{event.kind}", event.summary(), event.step)
+            self.writer.flush()
 
     def on_train_end(self, trainer: Trainer, reason: str) -> None:
         if self.writer is not None:

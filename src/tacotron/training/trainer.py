@@ -1,6 +1,11 @@
 """The one training loop. Read `Trainer.fit` top to bottom: resume, then per step forward,
 loss, backward, clip, optimizer step; every N steps log, validate, checkpoint; stop on the step
-or time budget or on Ctrl-C (which saves first). Features plug in as `Callback`s.
+or time budget, on Ctrl-C (which saves first) or when a callback asks. Features plug in as
+`Callback`s; what happens is told as `Event`s (training/events.py).
+
+What is trained is set up by a few methods (`build`, `train_step`, `validate`, `task_state`,
+`load_task_state`); `Trainer` trains the Tacotron 2 acoustic model, and a subclass that overrides
+only those trains another model (the vocoder) in the same loop.
 
 CPU, one CUDA GPU (with bf16/fp16 AMP) and several GPUs under `torchrun` (DDP) run the same code.
 """
@@ -16,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,7 @@ from tacotron.model.losses import Tacotron2Loss, Targets, masked_mel_losses
 from tacotron.model.tacotron2 import Tacotron2, count_parameters, lengths_to_mask
 from tacotron.text import get_frontend
 from tacotron.training import checkpoint as ckpt
+from tacotron.training.events import Event, append_event
 
 
 def learning_rate_at(step: int, config: TrainConfig) -> float:
@@ -87,6 +94,8 @@ class Callback:
     def on_checkpoint(self, trainer: "Trainer", path: Path, is_best: bool) -> None: ...
 
     def on_train_end(self, trainer: "Trainer", reason: str) -> None: ...
+
+    def on_event(self, trainer: "Trainer", event: Event) -> None: ...
 
 
 class StopRequest:
@@ -153,7 +162,25 @@ class Trainer:
         random.seed(train.seed)
         np.random.seed(train.seed)
         torch.manual_seed(train.seed)
+        self.build()
 
+        # Counters saved in every checkpoint: together they let a resumed run continue exactly.
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.train_seconds = 0.0
+        self.best_val_mel_l1 = float("inf")
+        self.last_val_metrics: dict[str, float] = {}
+        self.val_is_new_best = False
+        self.resumed_from: Path | None = None
+        self.finished_reason = ""
+        self.requested_stop = ""  # set by request_stop(): a callback's reason to end the run
+        self.saved_step = -1
+
+    # ------------------------------------------------------------------ what is trained
+    def build(self) -> None:
+        """Model, optimizer, loss and data loaders (`train_loader` over `sampler`, `val_loader`)."""
+        config, data, train = self.config, self.data, self.config.train
         self.frontend = get_frontend(config.text.language)
         self.model = Tacotron2(config.model, len(self.frontend.symbols),
                                config.audio.n_mels).to(self.device)
@@ -186,23 +213,32 @@ class Trainer:
                                      collate_fn=collate, num_workers=0,
                                      generator=torch.Generator().manual_seed(train.seed))
 
-        # Counters saved in every checkpoint: together they let a resumed run continue exactly.
-        self.step = 0
-        self.epoch = 0
-        self.batch_in_epoch = 0
-        self.train_seconds = 0.0
-        self.best_val_mel_l1 = float("inf")
-        self.last_val_metrics: dict[str, float] = {}
-        self.val_is_new_best = False
-        self.resumed_from: Path | None = None
-        self.finished_reason = ""
+    def task_state(self) -> dict[str, Any]:
+        """The checkpoint entries of what is trained (weights, optimizer, what synthesis needs)."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "symbols": list(self.frontend.symbols),
+            "frames_per_symbol": self.speaking_rate,
+        }
+
+    def load_task_state(self, state: dict[str, Any], path: Path) -> None:
+        saved = config_from_dict(state["config"])
+        if saved.model != self.config.model or saved.audio != self.config.audio:
+            raise UserError(
+                f"{self.run_dir} holds a run with a different model or audio config "
+                f"({path.name}); use another --out folder or the same settings")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def has_validation(self) -> bool:
+        return len(self.data.val) > 0
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         return {
             "format": "tacotron-checkpoint-1",
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            **self.task_state(),
             "scaler": self.scaler.state_dict(),
             "step": self.step,
             "epoch": self.epoch,
@@ -211,8 +247,6 @@ class Trainer:
             "best_val_mel_l1": self.best_val_mel_l1,
             "val_metrics": self.last_val_metrics,
             "config": self.config.to_dict(),
-            "symbols": list(self.frontend.symbols),
-            "frames_per_symbol": self.speaking_rate,
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                     "python": random.getstate()},
         }
@@ -223,13 +257,7 @@ class Trainer:
         if found is None:
             return
         path, state = found
-        saved = config_from_dict(state["config"])
-        if saved.model != self.config.model or saved.audio != self.config.audio:
-            raise UserError(
-                f"{self.run_dir} holds a run with a different model or audio config "
-                f"({path.name}); use another --out folder or the same settings")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.load_task_state(state, path)
         self.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch = state["step"], state["epoch"]
         self.batch_in_epoch = state["batch_in_epoch"]
@@ -246,13 +274,31 @@ class Trainer:
             return None
         path = ckpt.save_checkpoint(self.run_dir, self.state_dict(), self.config.to_yaml(),
                                     self.config.train.keep_last_checkpoints)
+        self.saved_step = self.step
         is_best = self.val_is_new_best
         if is_best:
             ckpt.save_best(self.run_dir, path)
             self.val_is_new_best = False  # a later save without a new validation is not "best"
         for callback in self.callbacks:
             callback.on_checkpoint(self, path, is_best)
+        self.emit("checkpoint", path=str(path), is_best=is_best)
         return path
+
+    def emit(self, kind: str, **fields: Any) -> Event:
+        """Tell the run's watchers: append to events.jsonl and hand to every callback (rank 0)."""
+        event = Event(kind, self.step, fields)
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            append_event(self.run_dir, event)
+            for callback in self.callbacks:
+                callback.on_event(self, event)
+        return event
+
+    def request_stop(self, reason: str) -> None:
+        """End the run after this step (saving first); `reason` is one of STOP_REASONS."""
+        if reason not in self.STOP_REASONS:
+            raise ValueError(f"unknown stop reason {reason!r}")
+        self.requested_stop = reason
 
     # ------------------------------------------------------------------ steps
     def autocast(self):
@@ -340,7 +386,17 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, float]:
-        """Train until max_steps or the time budget; returns the last validation metrics."""
+        """Train until max_steps or the time budget; returns the last validation metrics.
+        An exception is told as a `crash` event (with the end of its traceback), then raised."""
+        try:
+            return self.train_loop()
+        except Exception as error:
+            lines = traceback.format_exc().strip().splitlines()
+            self.emit("crash", error=f"{type(error).__name__}: {error}",
+                      traceback="\n".join(lines[-12:]))
+            raise
+
+    def train_loop(self) -> dict[str, float]:
         train = self.config.train
         self.resume()
         if self.is_main:
@@ -348,6 +404,10 @@ class Trainer:
             atomic_write_text(self.run_dir / "config.yaml", self.config.to_yaml())
             for callback in self.callbacks:
                 callback.on_train_start(self)
+        self.emit("train_start", device=str(self.device), parameters=count_parameters(self.model),
+                  resumed_from=str(self.resumed_from or ""), data=str(self.data.root),
+                  train_utterances=len(self.data.train), batch_size=train.batch_size,
+                  max_steps=train.max_steps, max_minutes=train.max_minutes)
         budget = train.max_minutes * 60.0
         bar = tqdm(total=train.max_steps, initial=self.step, disable=not (self.progress
                    and self.is_main), dynamic_ncols=True, unit="step")
@@ -374,7 +434,7 @@ class Trainer:
                     logs = self.train_step(micro_batches)
                     self.batch_in_epoch += len(micro_batches)
                     micro_batches = []
-                    if self.step % train.val_every_steps == 0 and len(self.data.val) > 0:
+                    if self.step % train.val_every_steps == 0 and self.has_validation():
                         self.log_validation(*self.validate())
                     now = time.monotonic()
                     self.train_seconds += now - tick  # data loading and validation included
@@ -402,23 +462,28 @@ class Trainer:
                     continue
                 break
             bar.close()
-            if len(self.data.val) > 0 and (not self.last_val_metrics
+            if self.has_validation() and (not self.last_val_metrics
                                            or self.step % train.val_every_steps != 0):
                 self.log_validation(*self.validate())
-            self.save()
+            if self.saved_step != self.step or self.val_is_new_best:
+                self.save()
+        self.finished_reason = reason
+        self.emit("train_end", reason=reason, best_val_mel_l1=self.best_val_mel_l1,
+                  seconds=round(self.train_seconds, 1), **self.last_val_metrics)
         if self.is_main:
             for callback in self.callbacks:
                 callback.on_train_end(self, reason)
-        self.finished_reason = reason
         return self.last_val_metrics
 
-    STOP_REASONS = ("", "interrupted", "time_budget", "max_steps")
+    STOP_REASONS = ("", "interrupted", "time_budget", "max_steps", "early_stop", "pruned")
 
     def stop_reason(self, stop: StopRequest, budget_seconds: float) -> str:
-        """Why the loop must stop now ("interrupted", "time_budget", "max_steps"), or ""."""
+        """Why the loop must stop now (one of STOP_REASONS), or ""."""
         reason = ""
         if stop.requested:
             reason = "interrupted"
+        elif self.requested_stop:
+            reason = self.requested_stop
         elif budget_seconds > 0 and self.train_seconds >= budget_seconds:
             reason = "time_budget"
         elif self.step >= self.config.train.max_steps:
@@ -443,6 +508,7 @@ class Trainer:
             handle.write(json.dumps(record) + "\n")
         for callback in self.callbacks:
             callback.on_validation_end(self, metrics, sample)
+        self.emit("validation", **metrics)
 
     def expected_total_steps(self, budget_seconds: float, session_start: tuple[int, float]) -> int:
         """The step the run will end at: max_steps, or sooner when the time budget runs out
