@@ -5,7 +5,7 @@ import torch
 
 from tacotron.config import LossConfig, load_config
 from tacotron.model.alignment_metrics import diagonality, focus_rate, monotonicity, score_batch
-from tacotron.model.losses import (Tacotron2Loss, Targets, gate_loss, gate_targets,
+from tacotron.model.losses import (Tacotron2Loss, Targets, gate_loss, gate_scores, gate_targets,
                                    guided_attention_loss, guided_attention_weights,
                                    masked_mel_losses)
 from tacotron.model.tacotron2 import Tacotron2, lengths_to_mask
@@ -76,6 +76,19 @@ def test_gate_targets_and_loss_mask():
     assert targets.tolist() == [[0, 0, 1, 0, 0], [0, 0, 0, 0, 1]]
     logits = torch.tensor([[-9.0, -9.0, 9.0, 50.0, -50.0], [-9.0, -9.0, -9.0, -9.0, 9.0]])
     assert float(gate_loss(logits, torch.tensor([3, 5]), pos_weight=5.0)) < 1e-3
+
+
+def test_gate_scores_accuracy_and_stop_error():
+    lengths = torch.tensor([4, 5])
+    logits = torch.full((2, 6), -9.0)
+    logits[0, 3] = 9.0  # stops exactly on its last step
+    logits[1, 1] = 9.0  # fires at step 1 of 5: stops 3 steps early; steps 1 and 4 are wrong
+    logits[0, 5] = 9.0  # padding: ignored
+    accuracy, stop_error = gate_scores(logits, lengths)
+    assert accuracy.tolist() == pytest.approx([1.0, 3 / 5])
+    assert stop_error.tolist() == pytest.approx([0.0, 3 / 5])
+    never = gate_scores(torch.full((1, 4), -9.0), torch.tensor([4]))
+    assert never[0].item() == pytest.approx(3 / 4) and never[1].item() == pytest.approx(1 / 4)
 
 
 def test_guided_attention_weights_formula():

@@ -54,6 +54,23 @@ def gate_loss(gate_logits: torch.Tensor, step_lengths: torch.Tensor,
     return losses[mask].mean()
 
 
+def gate_scores(gate_logits: torch.Tensor, step_lengths: torch.Tensor,
+                threshold: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per utterance: gate accuracy = share of valid steps t with [sigmoid(g_t) > threshold] equal
+    to the stop target; stop error = |t_stop - (T - 1)| / T, where t_stop is the first step above
+    the threshold (T when there is none) and T the valid step count. Returns two [B] tensors."""
+    steps = gate_logits.size(1)
+    mask = lengths_to_mask(step_lengths, steps)
+    fired = (torch.sigmoid(gate_logits.float()) > threshold) & mask
+    correct = (fired == gate_targets(step_lengths, steps).bool()) & mask
+    accuracy = correct.sum(1).float() / step_lengths.float()
+    positions = torch.arange(steps, device=gate_logits.device)[None, :].expand_as(fired)
+    first = torch.where(fired, positions, steps).min(1).values
+    first = torch.minimum(first, step_lengths)
+    stop_error = (first - (step_lengths - 1)).abs().float() / step_lengths.float()
+    return accuracy, stop_error
+
+
 def guided_attention_weights(text_lengths: torch.Tensor, step_lengths: torch.Tensor,
                              max_text: int, max_steps: int, sigma: float) -> torch.Tensor:
     """Penalty matrix of Tachibana et al. 2017: W_nt = 1 - exp(-(n/N - t/T)^2 / (2 g^2)),

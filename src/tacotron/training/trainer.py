@@ -38,7 +38,7 @@ from tacotron.data.prepare import PreparedData
 from tacotron.errors import UserError
 from tacotron.files import atomic_write_text
 from tacotron.model.alignment_metrics import mean_scores, score_batch
-from tacotron.model.losses import Tacotron2Loss, Targets, masked_mel_losses
+from tacotron.model.losses import Tacotron2Loss, Targets, gate_scores, masked_mel_losses
 from tacotron.model.tacotron2 import Tacotron2, count_parameters, lengths_to_mask
 from tacotron.text import get_frontend
 from tacotron.training import checkpoint as ckpt
@@ -345,8 +345,8 @@ class Trainer:
     def validate(self) -> tuple[dict[str, float], ValidationSample | None]:
         """Teacher-forced metrics over the whole validation split, plus one free-running sample."""
         self.model.eval()
-        sums = {"loss": 0.0, "mel_l1": 0.0}
-        frames = 0
+        sums = {"loss": 0.0, "mel_l1": 0.0, "gate_accuracy": 0.0, "stop_error": 0.0}
+        frames = utterances = 0
         scores = []
         first = None
         for batch in self.val_loader:
@@ -360,9 +360,16 @@ class Trainer:
             frames += batch_frames
             scores += score_batch(output.alignments.float(), targets.step_lengths,
                                   batch.text_lengths)
+            accuracy, stop_error = gate_scores(output.gate_logits, targets.step_lengths,
+                                               self.config.inference.gate_threshold)
+            sums["gate_accuracy"] += float(accuracy.sum())
+            sums["stop_error"] += float(stop_error.sum())
+            utterances += len(accuracy)
             if first is None:
                 first = (batch, output, targets)
-        metrics = {key: value / max(frames, 1) for key, value in sums.items()}
+        metrics = {key: sums[key] / max(frames, 1) for key in ("loss", "mel_l1")}
+        metrics.update({key: sums[key] / max(utterances, 1)
+                        for key in ("gate_accuracy", "stop_error")})
         metrics.update(mean_scores(scores))
         sample = self.free_running_sample(*first) if first and self.is_main else None
         self.model.train()
