@@ -84,11 +84,13 @@ def test_gate_scores_accuracy_and_stop_error():
     logits[0, 3] = 9.0  # stops exactly on its last step
     logits[1, 1] = 9.0  # fires at step 1 of 5: stops 3 steps early; steps 1 and 4 are wrong
     logits[0, 5] = 9.0  # padding: ignored
-    accuracy, stop_error = gate_scores(logits, lengths)
-    assert accuracy.tolist() == pytest.approx([1.0, 3 / 5])
-    assert stop_error.tolist() == pytest.approx([0.0, 3 / 5])
+    scores = gate_scores(logits, lengths)
+    assert scores.accuracy.tolist() == pytest.approx([1.0, 3 / 5])
+    assert scores.stop_error.tolist() == pytest.approx([0.0, 3 / 5])
+    assert scores.early.tolist() == [False, True] and scores.missed.tolist() == [False, False]
     never = gate_scores(torch.full((1, 4), -9.0), torch.tensor([4]))
-    assert never[0].item() == pytest.approx(3 / 4) and never[1].item() == pytest.approx(1 / 4)
+    assert never.accuracy.item() == pytest.approx(3 / 4)
+    assert never.stop_error.item() == pytest.approx(1 / 4) and never.missed.item()
 
 
 def test_guided_attention_weights_formula():

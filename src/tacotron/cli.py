@@ -110,6 +110,21 @@ def cmd_synth(args) -> None:
               file=sys.stderr)
 
 
+def cmd_plan(args) -> None:
+    from tacotron.training.plan import plan_training
+
+    plan = plan_training(args.data, config_from_args(args), probe_steps=args.probe_steps)
+    print(plan.explain())
+
+
+def cmd_diagnose(args) -> None:
+    from tacotron.training.diagnose import diagnose
+
+    report = diagnose(args.checkpoint, args.data, args.out, max_validation=args.sentences,
+                      max_held_out=args.sentences, overrides=args.overrides)
+    print(f"wrote {report}")
+
+
 def cmd_demo(args) -> None:
     from tacotron.demo import run_demo
 
@@ -153,6 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("overrides", nargs="*", metavar="key=value",
                        help="inference.* and postprocess.* settings, e.g. inference.seed=3")
     synth.set_defaults(run=cmd_synth)
+
+    plan = commands.add_parser("plan", help="estimate steps, validation interval and batch size")
+    plan.add_argument("data", help="data set folder (prepared on the way)")
+    plan.add_argument("--probe-steps", type=int, default=3,
+                      help="training steps timed to measure the device")
+    add_config_arguments(plan)
+    plan.set_defaults(run=cmd_plan)
+
+    diag = commands.add_parser("diagnose", help="HTML report: alignments, metrics, failures, events")
+    diag.add_argument("checkpoint", help="checkpoint file or run folder")
+    diag.add_argument("--data", help="data set folder: check its validation and held-out sentences")
+    diag.add_argument("--out", help="report folder (default RUN/diagnosis)")
+    diag.add_argument("--sentences", type=int, default=4,
+                      help="validation and (longest) held-out sentences to check, each")
+    diag.add_argument("overrides", nargs="*", metavar="key=value",
+                      help="inference.* settings of the free-running pass")
+    diag.set_defaults(run=cmd_diagnose)
 
     demo = commands.add_parser("demo", help="train a small voice on the built-in corpus")
     demo.add_argument("--lang", choices=["en", "ru"], default="en")

@@ -89,16 +89,38 @@ class ModelConfig:
     postnet_kernel_size: int = 5
     postnet_dropout: float = 0.5
     reduction_factor: int = 1  # r: mel frames emitted per decoder step
+    # Double decoder consistency (Coqui TTS, Tacotron2-DDC): a second, coarse decoder emitting
+    # this many frames per step is trained beside the main one (used in training only). 0: off.
+    ddc_reduction_factor: int = 0
+    # CTC alignment regulariser: hidden size of a small recognizer that reads the predicted mels
+    # and must recover the text (the "MMI" idea). 0: off.
+    ctc_recognizer_dim: int = 0
 
 
 @dataclass
 class LossConfig:
-    gate_pos_weight: float = 5.0  # one positive (the stop step) per utterance: weight it up
+    # One positive (the stop step) per utterance: weight it up. The starting value: with
+    # autofix.adaptive_gate the weight then follows the measured gate errors.
+    gate_pos_weight: float = 5.0
     # The loss is a mean over all valid (step, symbol) cells, so it is small (~1e-2 before
     # alignment); at 300 the diagonal forms in ~100 steps on the eSpeak corpus (cpu-tiny), at 10
-    # it did not form in 200. 0 switches the loss off.
+    # it did not form in 200. 0 switches the loss off. schedule.guided_* decay it once aligned.
     guided_attention_weight: float = 300.0
-    guided_attention_sigma: float = 0.2  # g in Tachibana et al. 2017
+    guided_attention_sigma: float = 0.2  # g in Tachibana et al. 2017 (after schedule annealing)
+    # Spectral mel loss: frequency-weighted L1 (low bins weighted up to 1 + boost, mean weight 1)
+    # plus L1 of the frame-to-frame difference along time. 0: off.
+    spectral_weight: float = 1.0
+    spectral_low_frequency_boost: float = 1.0
+    spectral_temporal_weight: float = 1.0
+    # Differentiable monotonic alignment penalty: mean backward movement of the attention
+    # centroid (in symbols) beyond `monotonic_tolerance`. 0: off.
+    monotonic_weight: float = 1.0
+    monotonic_tolerance: float = 0.0
+    # Double decoder consistency: L1 between the main and the coarse decoder's alignments
+    # (needs model.ddc_reduction_factor). The coarse decoder's mel L1 is added with weight 1.
+    ddc_alignment_weight: float = 0.0
+    # CTC alignment regulariser weight (needs model.ctc_recognizer_dim).
+    ctc_weight: float = 0.0
 
 
 @dataclass
@@ -124,6 +146,75 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     num_threads: int = 0  # CPU threads for torch; 0 = all cores
     num_workers: int = 2  # DataLoader workers
+
+
+@dataclass
+class ScheduleConfig:
+    """What changes during training: guided attention, teacher forcing, training phases."""
+
+    # Guided attention sigma, annealed linearly from this to loss.guided_attention_sigma.
+    guided_sigma_start: float = 0.4
+    guided_sigma_anneal_steps: int = 2000
+    # Once aligned (phase quality_optimization) the guided weight decays toward this floor with
+    # this half-life; a validation that finds the alignment lost brings it back (phases).
+    guided_weight_floor: float = 10.0
+    guided_decay_half_life_steps: int = 2000
+    # Curriculum teacher forcing: ratio 1.0 for the first steps, then linear to the floor. The
+    # free-running inputs are the model's own previous frames.
+    teacher_forcing_constant_steps: int = 1000
+    teacher_forcing_floor: float = 0.7
+    teacher_forcing_decay_steps: int = 10000
+    # Phases pre_alignment -> alignment_learning -> quality_optimization -> fine_tuning. Each
+    # transition needs its minimum step and its measured thresholds (training/schedules.py).
+    phases: bool = True
+    alignment_learning_min_steps: int = 0
+    alignment_learning_diagonality: float = 0.5
+    quality_min_steps: int = 100
+    quality_diagonality: float = 0.9
+    quality_monotonicity: float = 0.9
+    # Back to alignment_learning when a validation finds diagonality below this.
+    alignment_lost_diagonality: float = 0.75
+    fine_tuning_min_steps: int = 50000
+    # fine_tuning starts when validation mel L1 improved by less than this share over the last
+    # `fine_tuning_window` validations.
+    fine_tuning_improvement: float = 0.02
+    fine_tuning_window: int = 3
+    fine_tuning_lr_scale: float = 0.3
+
+
+@dataclass
+class AutofixConfig:
+    """The controller that reads validation and step metrics and corrects the run (autofix.py).
+    Every action is an `autofix` event; each rule waits `cooldown_steps` between actions and acts
+    at most `max_actions` times."""
+
+    enabled: bool = True
+    cooldown_steps: int = 500
+    max_actions: int = 3
+    # Alignment not formed: diagonality below quality_diagonality at validations from this step
+    # on, `patience` validations in a row -> guided weight x raise (at least min), LR x lr_factor.
+    alignment_expected_step: int = 2000
+    patience: int = 2
+    guided_weight_raise: float = 2.0
+    guided_weight_min: float = 100.0
+    lr_factor: float = 0.5
+    # A step whose gradient norm (before clipping) exceeds this is skipped like a NaN loss; both
+    # restore the last good checkpoint and lower the LR by lr_factor.
+    exploding_grad_norm: float = 1000.0
+    vanishing_grad_norm: float = 1e-7  # reported when below for `vanishing_steps` steps
+    vanishing_steps: int = 100
+    # Adaptive gate loss: share of validation utterances whose gate misses its stop step (or fires
+    # early) above this moves gate_pos_weight up (down) by gate_factor within the bounds.
+    adaptive_gate: bool = True
+    gate_error_rate: float = 0.2
+    gate_factor: float = 1.5
+    gate_pos_weight_min: float = 1.0
+    gate_pos_weight_max: float = 50.0
+    # Plateau: no relative improvement of validation mel L1 by plateau_min_delta in
+    # plateau_patience validations -> LR x lr_factor (max_actions times), then early stop.
+    plateau_patience: int = 5
+    plateau_min_delta: float = 0.005
+    early_stop: bool = True
 
 
 @dataclass
@@ -181,6 +272,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    autofix: AutofixConfig = field(default_factory=AutofixConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
@@ -318,6 +411,20 @@ def validate(config: Config) -> None:
         (config.inference.max_retries >= 0, "inference.max_retries must be >= 0"),
         (config.model.encoder_conv_layers >= 1, "model.encoder_conv_layers must be >= 1"),
         (config.model.postnet_layers >= 2, "model.postnet_layers must be >= 2"),
+        (config.model.ddc_reduction_factor == 0
+         or config.model.ddc_reduction_factor > config.model.reduction_factor,
+         "model.ddc_reduction_factor must be 0 (off) or larger than model.reduction_factor"),
+        ((config.model.ddc_reduction_factor > 0) == (config.loss.ddc_alignment_weight > 0),
+         "double decoder consistency needs both model.ddc_reduction_factor and "
+         "loss.ddc_alignment_weight (or neither)"),
+        ((config.model.ctc_recognizer_dim > 0) == (config.loss.ctc_weight > 0),
+         "the CTC regulariser needs both model.ctc_recognizer_dim and loss.ctc_weight (or neither)"),
+        (0 < config.schedule.teacher_forcing_floor <= 1,
+         "schedule.teacher_forcing_floor must be in (0, 1]"),
+        (config.schedule.guided_sigma_start > 0, "schedule.guided_sigma_start must be > 0"),
+        (0 < config.autofix.lr_factor < 1, "autofix.lr_factor must be in (0, 1)"),
+        (config.autofix.gate_pos_weight_min <= config.autofix.gate_pos_weight_max,
+         "autofix.gate_pos_weight_min must be <= autofix.gate_pos_weight_max"),
     ]
     for ok, message in checks:
         if not ok:

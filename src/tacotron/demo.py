@@ -4,14 +4,12 @@ budget, then speak held-out sentences and write sample.wav, alignment.png and re
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
 import torch
 
-from tacotron.audio.io import load_audio, save_wav
-from tacotron.audio.mel import MelSpectrogram
+from tacotron.audio.io import save_wav
 from tacotron.config import load_config
 from tacotron.data.corpus import make_corpus, read_test_sentences
 from tacotron.data.prepare import prepare
@@ -19,27 +17,12 @@ from tacotron.files import atomic_write_text
 from tacotron.inference import Synthesizer
 from tacotron.model.alignment_metrics import mean_scores, score_alignment
 from tacotron.training import checkpoint as ckpt
+from tacotron.training.diagnose import mel_of_wav, teacher_forced_alignment
 from tacotron.training.plots import save_alignment_png
 from tacotron.training.tensorboard import TensorBoardLogger
 from tacotron.training.trainer import Trainer
 
 INFER_SENTENCES = 6  # ordinary-length held-out sentences spoken free-running for the report
-
-
-def teacher_forced_alignment(synthesizer: Synthesizer, text: str, wav_path: Path):
-    """Attention of the model when fed the real audio of `text` (its [steps, N] matrix)."""
-    config = synthesizer.config
-    waveform, _ = load_audio(wav_path, config.audio.sample_rate)
-    mel = MelSpectrogram(config.audio)(torch.from_numpy(waveform))
-    r = config.model.reduction_factor
-    padded = torch.full((1, mel.size(0), math.ceil(mel.size(1) / r) * r),
-                        math.log(config.audio.log_floor))
-    padded[0, :, : mel.size(1)] = mel
-    ids = synthesizer.frontend.encode(text)
-    with torch.no_grad():
-        output = synthesizer.model(torch.tensor([ids]), torch.tensor([len(ids)]), padded,
-                                    torch.tensor([mel.size(1)]))
-    return output.alignments[0, : math.ceil(mel.size(1) / r)].numpy()
 
 
 def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "runs/demo",
@@ -71,8 +54,8 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
         if index == 0:
             first = result.segments[0]
             save_wav(out / "sample.wav", result.waveform, result.sample_rate)
-            forced = teacher_forced_alignment(synthesizer, text,
-                                              data_dir / "test_wavs" / f"{sentence_id}.wav")
+            wav = data_dir / "test_wavs" / f"{sentence_id}.wav"
+            forced = teacher_forced_alignment(synthesizer, text, mel_of_wav(synthesizer, wav))
             forced_scores = score_alignment(torch.from_numpy(forced))
             save_alignment_png(out / "alignment.png", [
                 (f"teacher-forced (diagonality {forced_scores.diagonality:.2f})", forced),

@@ -14,6 +14,8 @@ import torch
 
 DIAGONAL_BAND = 0.15
 COVERAGE_MIN_ATTENTION = 0.5
+SKIP_JUMP = 3  # a forward move of the attention peak by more than this many symbols is a skip
+REPEAT_JUMP = 2  # a backward move by at least this many symbols is a repeat
 
 
 def diagonality(alignment: torch.Tensor, band: float = DIAGONAL_BAND) -> float:
@@ -49,12 +51,37 @@ def coverage(alignment: torch.Tensor, min_attention: float = COVERAGE_MIN_ATTENT
     return float((received >= min_attention).float().mean())
 
 
+def attention_entropy(alignment: torch.Tensor) -> float:
+    """Mean normalised entropy of the attention of each step:
+    (1/T) * sum_t ( -sum_n A[t, n] log A[t, n] ) / log N.  0 = sharp, 1 = spread evenly."""
+    symbols = alignment.size(1)
+    if symbols < 2:
+        return 0.0
+    weights = alignment.float().clamp_min(1e-12)
+    return float((-(weights * weights.log()).sum(dim=1) / torch.log(torch.tensor(symbols))).mean())
+
+
+def skips(alignment: torch.Tensor, jump: int = SKIP_JUMP) -> int:
+    """Skipped stretches of text: #{t : argmax_n A[t+1] - argmax_n A[t] > jump}."""
+    peaks = alignment.argmax(dim=1)
+    return int(((peaks[1:] - peaks[:-1]) > jump).sum())
+
+
+def repeats(alignment: torch.Tensor, jump: int = REPEAT_JUMP) -> int:
+    """Returns to text already read: #{t : argmax_n A[t] - argmax_n A[t+1] >= jump}."""
+    peaks = alignment.argmax(dim=1)
+    return int(((peaks[:-1] - peaks[1:]) >= jump).sum())
+
+
 @dataclass
 class AlignmentScores:
     diagonality: float
     focus_rate: float
     monotonicity: float
     coverage: float
+    attention_entropy: float = 0.0
+    skips: int = 0
+    repeats: int = 0
 
     def as_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)
@@ -62,7 +89,8 @@ class AlignmentScores:
 
 def score_alignment(alignment: torch.Tensor) -> AlignmentScores:
     return AlignmentScores(diagonality(alignment), focus_rate(alignment), monotonicity(alignment),
-                           coverage(alignment))
+                           coverage(alignment), attention_entropy(alignment), skips(alignment),
+                           repeats(alignment))
 
 
 def score_batch(alignments: torch.Tensor, step_lengths: torch.Tensor,
@@ -75,5 +103,6 @@ def score_batch(alignments: torch.Tensor, step_lengths: torch.Tensor,
 
 
 def mean_scores(scores: list[AlignmentScores]) -> dict[str, float]:
+    """The mean of each score over utterances (skips and repeats: per utterance)."""
     keys = [field.name for field in dataclasses.fields(AlignmentScores)]
     return {k: sum(getattr(s, k) for s in scores) / max(len(scores), 1) for k in keys}

@@ -17,6 +17,7 @@ class Targets:
     mel_lengths: torch.Tensor  # [B] true frame counts
     text_lengths: torch.Tensor  # [B]
     reduction_factor: int
+    text: torch.Tensor | None = None  # [B, N] symbol ids (for the CTC regulariser)
 
     @property
     def step_lengths(self) -> torch.Tensor:
@@ -54,21 +55,39 @@ def gate_loss(gate_logits: torch.Tensor, step_lengths: torch.Tensor,
     return losses[mask].mean()
 
 
+@dataclass
+class GateScores:
+    """Per-utterance stop-token scores, each a [B] tensor (see `gate_scores`)."""
+
+    accuracy: torch.Tensor
+    stop_error: torch.Tensor
+    missed: torch.Tensor  # bool
+    early: torch.Tensor  # bool
+
+
 def gate_scores(gate_logits: torch.Tensor, step_lengths: torch.Tensor,
-                threshold: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per utterance: gate accuracy = share of valid steps t with [sigmoid(g_t) > threshold] equal
-    to the stop target; stop error = |t_stop - (T - 1)| / T, where t_stop is the first step above
-    the threshold (T when there is none) and T the valid step count. Returns two [B] tensors."""
+                threshold: float = 0.5) -> GateScores:
+    """Per utterance, with T its valid step count and t_stop the first step with
+    sigmoid(g_t) > threshold (T when there is none):
+      accuracy   = share of valid steps where [sigmoid(g_t) > threshold] equals the stop target;
+      stop_error = |t_stop - (T - 1)| / T;
+      missed     = t_stop = T (the gate never fires: free-running synthesis would babble on);
+      early      = t_stop < T - 1 - max(1, 0.1 T) (it would cut the end of the utterance)."""
     steps = gate_logits.size(1)
     mask = lengths_to_mask(step_lengths, steps)
     fired = (torch.sigmoid(gate_logits.float()) > threshold) & mask
     correct = (fired == gate_targets(step_lengths, steps).bool()) & mask
-    accuracy = correct.sum(1).float() / step_lengths.float()
+    lengths = step_lengths.float()
     positions = torch.arange(steps, device=gate_logits.device)[None, :].expand_as(fired)
     first = torch.where(fired, positions, steps).min(1).values
     first = torch.minimum(first, step_lengths)
-    stop_error = (first - (step_lengths - 1)).abs().float() / step_lengths.float()
-    return accuracy, stop_error
+    tolerance = torch.clamp(0.1 * lengths, min=1.0)
+    return GateScores(
+        accuracy=correct.sum(1).float() / lengths,
+        stop_error=(first - (step_lengths - 1)).abs().float() / lengths,
+        missed=first == step_lengths,
+        early=first.float() < lengths - 1 - tolerance,
+    )
 
 
 def guided_attention_weights(text_lengths: torch.Tensor, step_lengths: torch.Tensor,
@@ -94,13 +113,86 @@ def guided_attention_loss(alignments: torch.Tensor, text_lengths: torch.Tensor,
     return (alignments.float() * weights).sum() / valid_cells
 
 
+def spectral_mel_loss(prediction: torch.Tensor, target: torch.Tensor, frame_mask: torch.Tensor,
+                      low_frequency_boost: float, temporal_weight: float) -> torch.Tensor:
+    """Frequency-weighted L1 plus a temporal-difference L1, over valid cells:
+    w_m = (1 + boost * (1 - m/(M-1))) / mean_m(...),
+    L = sum w_m |ŷ - y| / (frames * M) + λ_t * sum |Δ_t ŷ - Δ_t y| / (frame pairs * M),
+    with Δ_t x = x[:, t+1] - x[:, t] over pairs of valid frames. The weights favour the low bins
+    (pitch and formants), the difference term sharpens onsets that a plain L1 blurs."""
+    n_mels = prediction.size(1)
+    bins = torch.arange(n_mels, device=prediction.device, dtype=torch.float32)
+    weights = 1.0 + low_frequency_boost * (1.0 - bins / max(n_mels - 1, 1))
+    weights = (weights / weights.mean())[None, :, None]
+    mask = frame_mask[:, None, :].float()
+    difference = (prediction.float() - target.float()).abs() * weights * mask
+    loss = difference.sum() / (mask.sum() * n_mels)
+    if temporal_weight > 0:
+        pair_mask = mask[:, :, 1:] * mask[:, :, :-1]
+        delta = (prediction.float().diff(dim=2) - target.float().diff(dim=2)).abs() * pair_mask
+        loss = loss + temporal_weight * delta.sum() / (pair_mask.sum() * n_mels).clamp_min(1.0)
+    return loss
+
+
+def monotonic_alignment_loss(alignments: torch.Tensor, step_lengths: torch.Tensor,
+                             tolerance: float = 0.0) -> torch.Tensor:
+    """Penalty on the attention centroid c_t = sum_n n A[t, n] moving backward:
+    sum_b sum_{t=1}^{T_b - 1} max(0, c_{t-1} - c_t - tolerance) / sum_b (T_b - 1), in symbols.
+    Differentiable, zero for any forward-moving attention (padded steps are masked)."""
+    positions = torch.arange(alignments.size(2), device=alignments.device, dtype=torch.float32)
+    centroid = (alignments.float() * positions).sum(dim=2)  # [B, steps]
+    backward = F.relu(centroid[:, :-1] - centroid[:, 1:] - tolerance)
+    pairs = lengths_to_mask(step_lengths - 1, backward.size(1)).float()
+    return (backward * pairs).sum() / pairs.sum().clamp_min(1.0)
+
+
+def ddc_alignment_loss(alignments: torch.Tensor, coarse: torch.Tensor, reduction_factor: int,
+                       coarse_factor: int, text_lengths: torch.Tensor,
+                       step_lengths: torch.Tensor) -> torch.Tensor:
+    """Double decoder consistency (Coqui TTS Tacotron2-DDC): mean |A_fine[t, n] - A_coarse[j, n]|
+    over valid cells, where coarse step j = floor(t * r / r_coarse) covers fine step t's frames."""
+    steps = alignments.size(1)
+    index = torch.div(torch.arange(steps, device=alignments.device) * reduction_factor,
+                      coarse_factor, rounding_mode="floor").clamp(max=coarse.size(1) - 1)
+    matched = coarse[:, index, :]  # [B, steps, N]
+    mask = (lengths_to_mask(step_lengths, steps)[:, :, None]
+            & lengths_to_mask(text_lengths, alignments.size(2))[:, None, :]).float()
+    return ((alignments.float() - matched.float()).abs() * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def ctc_alignment_loss(log_probs: torch.Tensor, text: torch.Tensor, text_lengths: torch.Tensor,
+                       mel_lengths: torch.Tensor) -> torch.Tensor:
+    """CTC loss of the recognizer reading the predicted mels (blank = last class), averaged over
+    target symbols: sum_b -log p(text_b | mel_b) / sum_b N_b."""
+    blank = log_probs.size(2) - 1
+    return F.ctc_loss(log_probs, text, mel_lengths, text_lengths, blank=blank,
+                      reduction="sum", zero_infinity=True) / text_lengths.sum().clamp_min(1)
+
+
+@dataclass
+class LossWeights:
+    """The weights of this step: schedules and the auto-fix controller change them in training."""
+
+    guided_attention: float
+    guided_sigma: float
+    gate_pos_weight: float
+
+
 class Tacotron2Loss:
-    """Total = MSE + L1 on decoder and postnet mels + gate BCE + w_ga * guided attention."""
+    """Total = MSE + L1 on decoder and postnet mels + gate BCE + w_ga * guided attention
+    + the switchable terms of LossConfig (spectral, monotonic, DDC, CTC)."""
 
     def __init__(self, config: LossConfig):
         self.config = config
 
-    def __call__(self, output: TacotronOutput, targets: Targets) -> dict[str, torch.Tensor]:
+    def default_weights(self) -> LossWeights:
+        return LossWeights(self.config.guided_attention_weight,
+                           self.config.guided_attention_sigma, self.config.gate_pos_weight)
+
+    def __call__(self, output: TacotronOutput, targets: Targets,
+                 weights: LossWeights | None = None) -> dict[str, torch.Tensor]:
+        config = self.config
+        weights = weights or self.default_weights()
         frame_mask = lengths_to_mask(targets.mel_lengths, targets.mels.size(2))
         mels = targets.mels.float()
         mse, l1 = masked_mel_losses(output.mel.float(), mels, frame_mask)
@@ -111,13 +203,35 @@ class Tacotron2Loss:
             "mel_l1": l1,
             "postnet_mse": post_mse,
             "postnet_l1": post_l1,
-            "gate": gate_loss(output.gate_logits, step_lengths, self.config.gate_pos_weight),
+            "gate": gate_loss(output.gate_logits, step_lengths, weights.gate_pos_weight),
         }
         total = sum(terms.values())
-        if self.config.guided_attention_weight > 0:
-            terms["guided_attention"] = guided_attention_loss(
-                output.alignments, targets.text_lengths, step_lengths,
-                self.config.guided_attention_sigma)
-            total = total + self.config.guided_attention_weight * terms["guided_attention"]
+        weighted = []  # (name, weight, value) of the optional terms
+        if weights.guided_attention > 0:
+            weighted.append(("guided_attention", weights.guided_attention, guided_attention_loss(
+                output.alignments, targets.text_lengths, step_lengths, weights.guided_sigma)))
+        if config.spectral_weight > 0:
+            weighted.append(("spectral", config.spectral_weight, spectral_mel_loss(
+                output.mel_postnet, mels, frame_mask, config.spectral_low_frequency_boost,
+                config.spectral_temporal_weight)))
+        if config.monotonic_weight > 0:
+            weighted.append(("monotonic", config.monotonic_weight, monotonic_alignment_loss(
+                output.alignments, step_lengths, config.monotonic_tolerance)))
+        if output.alignments_coarse is not None:
+            coarse_r = output.mel_coarse.size(2) // output.alignments_coarse.size(1)
+            coarse_target = F.pad(mels, (0, output.mel_coarse.size(2) - mels.size(2)),
+                                  mode="replicate")
+            coarse_mask = lengths_to_mask(targets.mel_lengths, coarse_target.size(2))
+            weighted.append(("coarse_mel_l1", 1.0, masked_mel_losses(
+                output.mel_coarse.float(), coarse_target, coarse_mask)[1]))
+            weighted.append(("ddc", config.ddc_alignment_weight, ddc_alignment_loss(
+                output.alignments, output.alignments_coarse, targets.reduction_factor,
+                coarse_r, targets.text_lengths, step_lengths)))
+        if output.ctc_log_probs is not None and targets.text is not None:
+            weighted.append(("ctc", config.ctc_weight, ctc_alignment_loss(
+                output.ctc_log_probs, targets.text, targets.text_lengths, targets.mel_lengths)))
+        for name, weight, value in weighted:
+            terms[name] = value
+            total = total + weight * value
         terms["total"] = total
         return terms

@@ -25,6 +25,10 @@ class TacotronOutput:
     alignments: torch.Tensor  # [B, steps, N] attention weights
     mel_lengths: torch.Tensor | None = None  # [B] frames produced (inference only)
     stopped_by_gate: torch.Tensor | None = None  # [B] bool (inference only)
+    # Training only, when switched on in ModelConfig:
+    mel_coarse: torch.Tensor | None = None  # [B, n_mels, steps_c * r_c] coarse decoder (DDC)
+    alignments_coarse: torch.Tensor | None = None  # [B, steps_c, N]
+    ctc_log_probs: torch.Tensor | None = None  # [frames, B, n_symbols + 1] recognizer output
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_length: int | None = None) -> torch.Tensor:
@@ -120,10 +124,10 @@ class DecoderState:
 
 
 class Decoder(nn.Module):
-    def __init__(self, config: ModelConfig, n_mels: int):
+    def __init__(self, config: ModelConfig, n_mels: int, reduction_factor: int | None = None):
         super().__init__()
         self.n_mels = n_mels
-        self.r = config.reduction_factor
+        self.r = reduction_factor or config.reduction_factor
         self.config = config
         # The prenet sees the last frame of the previous step's r frames.
         self.prenet = Prenet(n_mels, config.prenet_dims, config.prenet_dropout)
@@ -167,22 +171,37 @@ class Decoder(nn.Module):
         s.decoder_hidden = F.dropout(s.decoder_hidden, self.config.decoder_dropout, self.training)
         return torch.cat([s.decoder_hidden, s.context], dim=1)
 
-    def forward(self, memory, text_mask, mels):
+    def forward(self, memory, text_mask, mels, teacher_forcing_ratio: float = 1.0):
         """Teacher forcing. mels [B, n_mels, steps * r] -> mel [B, n_mels, steps * r],
-        gate logits [B, steps], alignments [B, steps, N]."""
+        gate logits [B, steps], alignments [B, steps, N]. With teacher_forcing_ratio < 1 each
+        step's input is, per utterance with probability 1 - ratio, the model's own previous
+        frame instead of the ground truth (curriculum learning; detached, as at inference)."""
         batch = memory.size(0)
         steps = mels.size(2) // self.r
         # Input of step i is the last frame of step i-1; step 0 gets a zero "go" frame.
         previous = mels[:, :, self.r - 1::self.r][:, :, : steps - 1].transpose(1, 2)
         inputs = torch.cat([mels.new_zeros(batch, 1, self.n_mels), previous], dim=1)
-        prenet_out = self.prenet(inputs)  # [B, steps, prenet_dim], all steps at once
+        free_running = teacher_forcing_ratio < 1.0
+        prenet_out = None if free_running else self.prenet(inputs)  # all steps at once
         processed_memory = self.attention.memory_layer(memory)
         state = self.initial_state(memory)
         projection_inputs, alignments = [], []
+        own_frame = None
         for i in range(steps):
-            projection_inputs.append(self.step(prenet_out[:, i], state, memory,
-                                               processed_memory, text_mask))
+            if free_running:
+                frame = inputs[:, i]
+                if own_frame is not None:
+                    use_own = torch.rand(batch, 1, device=memory.device) >= teacher_forcing_ratio
+                    frame = torch.where(use_own, own_frame.to(frame.dtype), frame)
+                step_input = self.prenet(frame)
+            else:
+                step_input = prenet_out[:, i]
+            hidden = self.step(step_input, state, memory, processed_memory, text_mask)
+            projection_inputs.append(hidden)
             alignments.append(state.weights)
+            if free_running:
+                own_frame = self.mel_projection(hidden).view(batch, self.r, self.n_mels)[:, -1]
+                own_frame = own_frame.detach()
         hidden = torch.stack(projection_inputs, dim=1)  # [B, steps, H]
         mel = self.mel_projection(hidden).view(batch, steps * self.r, self.n_mels).transpose(1, 2)
         gate = self.gate_projection(hidden).squeeze(2)
@@ -270,6 +289,23 @@ class Postnet(nn.Module):
         return x
 
 
+class CtcRecognizer(nn.Module):
+    """A small recognizer reading mel frames and predicting the symbols with CTC; trained with
+    the acoustic model, its loss pushes the decoder to produce mels in which the text can be
+    heard, which penalises skipped and repeated words (the "MMI" alignment regulariser)."""
+
+    def __init__(self, n_mels: int, dim: int, n_symbols: int):
+        super().__init__()
+        self.conv = nn.Conv1d(n_mels, dim, kernel_size=5, padding=2)
+        self.rnn = nn.GRU(dim, dim // 2, batch_first=True, bidirectional=True)
+        self.output = nn.Linear(2 * (dim // 2), n_symbols + 1)  # + the CTC blank (last index)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """mel [B, n_mels, T] -> log-probabilities [T, B, n_symbols + 1] (ctc_loss layout)."""
+        hidden, _ = self.rnn(F.relu(self.conv(mel)).transpose(1, 2))
+        return F.log_softmax(self.output(hidden).float(), dim=2).transpose(0, 1)
+
+
 class Tacotron2(nn.Module):
     def __init__(self, config: ModelConfig, n_symbols: int, n_mels: int):
         super().__init__()
@@ -282,6 +318,10 @@ class Tacotron2(nn.Module):
         self.encoder = Encoder(config)
         self.decoder = Decoder(config, n_mels)
         self.postnet = Postnet(config, n_mels)
+        self.coarse_decoder = (Decoder(config, n_mels, config.ddc_reduction_factor)
+                               if config.ddc_reduction_factor else None)
+        self.ctc_recognizer = (CtcRecognizer(n_mels, config.ctc_recognizer_dim, n_symbols)
+                               if config.ctc_recognizer_dim else None)
 
     @property
     def reduction_factor(self) -> int:
@@ -290,17 +330,26 @@ class Tacotron2(nn.Module):
     def encode(self, text: torch.Tensor, text_lengths: torch.Tensor) -> torch.Tensor:
         return self.encoder(self.embedding(text).transpose(1, 2), text_lengths)
 
-    def forward(self, text, text_lengths, mels, mel_lengths) -> TacotronOutput:
+    def forward(self, text, text_lengths, mels, mel_lengths,
+                teacher_forcing_ratio: float = 1.0) -> TacotronOutput:
         """text [B, N] ids, text_lengths [B], mels [B, n_mels, T] with T a multiple of r and
         padded with silence, mel_lengths [B] true frame counts."""
         memory = self.encode(text, text_lengths)
         text_mask = lengths_to_mask(text_lengths, text.size(1))
-        mel, gate, alignments = self.decoder(memory, text_mask, mels)
+        mel, gate, alignments = self.decoder(memory, text_mask, mels, teacher_forcing_ratio)
         # Frames past the end get no loss, so the decoder's output there drifts freely; left in,
         # it would dominate the postnet's BatchNorm statistics. Show the postnet silence instead.
         frame_mask = lengths_to_mask(mel_lengths, mels.size(2))[:, None, :]
         mel = torch.where(frame_mask, mel, mels.to(mel.dtype))
-        return TacotronOutput(mel, mel + self.postnet(mel), gate, alignments)
+        output = TacotronOutput(mel, mel + self.postnet(mel), gate, alignments)
+        if self.coarse_decoder is not None:
+            coarse_r = self.coarse_decoder.r
+            padded = F.pad(mels, (0, (-mels.size(2)) % coarse_r), mode="replicate")
+            output.mel_coarse, _, output.alignments_coarse = self.coarse_decoder(
+                memory, text_mask, padded, teacher_forcing_ratio)
+        if self.ctc_recognizer is not None:
+            output.ctc_log_probs = self.ctc_recognizer(output.mel_postnet)
+        return output
 
     @torch.no_grad()
     def infer(self, text, text_lengths, max_frames: torch.Tensor, gate_threshold: float = 0.5,

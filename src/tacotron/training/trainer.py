@@ -13,6 +13,7 @@ CPU, one CUDA GPU (with bf16/fp16 AMP) and several GPUs under `torchrun` (DDP) r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -38,11 +39,14 @@ from tacotron.data.prepare import PreparedData
 from tacotron.errors import UserError
 from tacotron.files import atomic_write_text
 from tacotron.model.alignment_metrics import mean_scores, score_batch
-from tacotron.model.losses import Tacotron2Loss, Targets, gate_scores, masked_mel_losses
+from tacotron.model.losses import (LossWeights, Tacotron2Loss, Targets, gate_scores,
+                                   masked_mel_losses)
 from tacotron.model.tacotron2 import Tacotron2, count_parameters, lengths_to_mask
 from tacotron.text import get_frontend
 from tacotron.training import checkpoint as ckpt
 from tacotron.training.events import Event, append_event
+from tacotron.training.schedules import (PHASES, Controls, StepSchedule, next_phase,
+                                         step_schedule)
 
 
 def learning_rate_at(step: int, config: TrainConfig) -> float:
@@ -51,6 +55,9 @@ def learning_rate_at(step: int, config: TrainConfig) -> float:
     warmup = min(1.0, (step + 1) / max(config.warmup_steps, 1))
     decay = 0.5 ** (max(0, step - config.warmup_steps) / max(config.lr_half_life_steps, 1))
     return max(config.min_learning_rate, config.learning_rate * warmup * decay)
+
+
+PHASE_INDEX = {name: index for index, name in enumerate(PHASES)}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -145,6 +152,10 @@ class Trainer:
         self.data = data
         self.run_dir = Path(run_dir)
         self.callbacks = list(callbacks or [])
+        if config.autofix.enabled:  # a config switch, not something each caller must remember
+            from tacotron.training.autofix import AutoFix
+
+            self.callbacks.insert(0, AutoFix(config.autofix))
         self.progress = progress
         self.rank, self.world_size, local_rank = distributed_context()
         self.is_main = self.rank == 0
@@ -175,6 +186,7 @@ class Trainer:
         self.resumed_from: Path | None = None
         self.finished_reason = ""
         self.requested_stop = ""  # set by request_stop(): a callback's reason to end the run
+        self.controls = Controls.initial(config)  # phases and auto-fix knobs
         self.saved_step = -1
 
     # ------------------------------------------------------------------ what is trained
@@ -247,6 +259,7 @@ class Trainer:
             "best_val_mel_l1": self.best_val_mel_l1,
             "val_metrics": self.last_val_metrics,
             "config": self.config.to_dict(),
+            "controls": dataclasses.asdict(self.controls),
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                     "python": random.getstate()},
         }
@@ -264,6 +277,8 @@ class Trainer:
         self.train_seconds = state["train_seconds"]
         self.best_val_mel_l1 = state["best_val_mel_l1"]
         self.last_val_metrics = state.get("val_metrics", {})
+        if "controls" in state:
+            self.controls = Controls(**state["controls"])
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(state["rng"]["python"])
@@ -306,18 +321,23 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
 
-    def forward_losses(self, batch: Batch, model=None):
+    def forward_losses(self, batch: Batch, schedule: StepSchedule, model=None):
         model = model or self.ddp_model
         with self.autocast():
-            output = model(batch.text, batch.text_lengths, batch.mels, batch.mel_lengths)
+            output = model(batch.text, batch.text_lengths, batch.mels, batch.mel_lengths,
+                           teacher_forcing_ratio=schedule.teacher_forcing)
         targets = Targets(batch.mels, batch.mel_lengths, batch.text_lengths,
-                          self.config.model.reduction_factor)
-        return output, targets, self.criterion(output, targets)
+                          self.config.model.reduction_factor, batch.text)
+        weights = LossWeights(schedule.guided_weight, schedule.guided_sigma,
+                              schedule.gate_pos_weight)
+        return output, targets, self.criterion(output, targets, weights)
 
     def train_step(self, micro_batches: list[Batch]) -> dict[str, float]:
-        """One optimizer step over `grad_accumulation_steps` micro-batches."""
+        """One optimizer step over `grad_accumulation_steps` micro-batches, with this step's
+        schedule (phase, auto-fix knobs, guided attention, teacher forcing)."""
         train = self.config.train
-        lr = learning_rate_at(self.step, train)
+        schedule = step_schedule(self.step, self.controls, self.config)
+        lr = learning_rate_at(self.step, train) * schedule.lr_scale
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         totals: dict[str, float] = {}
@@ -325,33 +345,56 @@ class Trainer:
             sync = index == len(micro_batches) - 1 or self.world_size == 1
             context = contextlib.nullcontext() if sync else self.ddp_model.no_sync()
             with context:
-                _, _, losses = self.forward_losses(batch.to(self.device))
+                _, _, losses = self.forward_losses(batch.to(self.device), schedule)
                 self.scaler.scale(losses["total"] / len(micro_batches)).backward()
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + float(value.detach()) / len(micro_batches)
         self.scaler.unscale_(self.optimizer)
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(),
                                                          train.grad_clip_norm))
-        if math.isfinite(totals["total"]) and math.isfinite(grad_norm):
-            self.scaler.step(self.optimizer)
-        else:
+        exploding = self.config.autofix.exploding_grad_norm
+        if not (math.isfinite(totals["total"]) and math.isfinite(grad_norm)):
             totals["skipped_nonfinite"] = 1.0  # a NaN/Inf step must not poison the weights
+        elif exploding > 0 and grad_norm > exploding:
+            totals["skipped_exploding"] = 1.0  # clipping would still apply a garbage direction
+        else:
+            self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        return {**totals, "lr": lr, "grad_norm": grad_norm}
+        return {**totals, "lr": lr, "grad_norm": grad_norm, **dataclasses.asdict(schedule),
+                "phase": float(PHASE_INDEX[self.controls.phase])}
+
+    def restore_last_good(self) -> Path | None:
+        """Load weights and optimizer from the newest checkpoint before this step whose saved
+        validation metrics are finite (the counters go on: the data stream continues)."""
+        for step, path in reversed(ckpt.step_checkpoints(self.run_dir)):
+            if step >= self.step:
+                continue
+            try:
+                state = ckpt.load_checkpoint(path)
+            except UserError:
+                continue
+            values = [*state.get("val_metrics", {}).values()]
+            if all(math.isfinite(v) for v in values if isinstance(v, float)):
+                self.load_task_state(state, path)
+                return path
+        return None
 
     @torch.no_grad()
     def validate(self) -> tuple[dict[str, float], ValidationSample | None]:
         """Teacher-forced metrics over the whole validation split, plus one free-running sample."""
         self.model.eval()
-        sums = {"loss": 0.0, "mel_l1": 0.0, "gate_accuracy": 0.0, "stop_error": 0.0}
+        schedule = dataclasses.replace(step_schedule(self.step, self.controls, self.config),
+                                       teacher_forcing=1.0)
+        sums = {"loss": 0.0, "mel_l1": 0.0, "gate_accuracy": 0.0, "stop_error": 0.0,
+                "gate_missed_rate": 0.0, "gate_early_rate": 0.0}
         frames = utterances = 0
         scores = []
         first = None
         for batch in self.val_loader:
             batch = batch.to(self.device)
-            output, targets, losses = self.forward_losses(batch, model=self.model)
+            output, targets, losses = self.forward_losses(batch, schedule, model=self.model)
             frame_mask = lengths_to_mask(batch.mel_lengths, batch.mels.size(2))
             _, postnet_l1 = masked_mel_losses(output.mel_postnet.float(), batch.mels, frame_mask)
             batch_frames = int(batch.mel_lengths.sum())
@@ -360,16 +403,18 @@ class Trainer:
             frames += batch_frames
             scores += score_batch(output.alignments.float(), targets.step_lengths,
                                   batch.text_lengths)
-            accuracy, stop_error = gate_scores(output.gate_logits, targets.step_lengths,
-                                               self.config.inference.gate_threshold)
-            sums["gate_accuracy"] += float(accuracy.sum())
-            sums["stop_error"] += float(stop_error.sum())
-            utterances += len(accuracy)
+            gate = gate_scores(output.gate_logits, targets.step_lengths,
+                               self.config.inference.gate_threshold)
+            sums["gate_accuracy"] += float(gate.accuracy.sum())
+            sums["stop_error"] += float(gate.stop_error.sum())
+            sums["gate_missed_rate"] += float(gate.missed.sum())
+            sums["gate_early_rate"] += float(gate.early.sum())
+            utterances += len(gate.accuracy)
             if first is None:
                 first = (batch, output, targets)
         metrics = {key: sums[key] / max(frames, 1) for key in ("loss", "mel_l1")}
-        metrics.update({key: sums[key] / max(utterances, 1)
-                        for key in ("gate_accuracy", "stop_error")})
+        metrics.update({key: sums[key] / max(utterances, 1) for key in sums
+                        if key not in ("loss", "mel_l1")})
         metrics.update(mean_scores(scores))
         sample = self.free_running_sample(*first) if first and self.is_main else None
         self.model.train()
@@ -504,10 +549,21 @@ class Trainer:
         return reason
 
     def log_validation(self, metrics: dict[str, float], sample: ValidationSample | None) -> None:
-        """Track the best mel L1, append to metrics.jsonl and notify callbacks (rank 0)."""
+        """Track the best mel L1, move between training phases, append to metrics.jsonl and
+        notify callbacks (rank 0). Every rank runs this with the same metrics (validation sees
+        the whole split on each rank), so phases stay in step under DDP."""
         self.last_val_metrics = metrics
         self.val_is_new_best = metrics["mel_l1"] < self.best_val_mel_l1
         self.best_val_mel_l1 = min(self.best_val_mel_l1, metrics["mel_l1"])
+        controls = self.controls
+        controls.mel_l1_history.append(metrics["mel_l1"])
+        change = (next_phase(controls.phase, self.step, metrics, controls.mel_l1_history,
+                             self.config.schedule) if self.config.schedule.phases else None)
+        if change is not None:
+            previous = controls.phase
+            controls.phase, controls.phase_start = change.to, self.step
+            self.emit("phase", **{"from": previous, "to": change.to, "reason": change.reason})
+        metrics = {**metrics, "phase": float(PHASE_INDEX[controls.phase])}
         if not self.is_main:
             return
         record = {"step": self.step, "seconds": round(self.train_seconds, 2), **metrics}
