@@ -25,11 +25,16 @@ class TensorBoardLogger(Callback):
                                     purge_step=trainer.step or None)
         self.writer.add_text("config", "```\n" + trainer.config.to_yaml() + "\n```", trainer.step)
 
+    # Schedule values are written every step (they are what a user checks when a run drifts);
+    # losses every log_every_steps.
+    EVERY_STEP = ("lr", "lr_scale", "guided_weight", "guided_sigma", "teacher_forcing",
+                  "gate_pos_weight", "phase")
+
     def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        if trainer.step % trainer.config.train.log_every_steps:
-            return
+        every = trainer.step % trainer.config.train.log_every_steps == 0
         for key, value in logs.items():
-            self.writer.add_scalar(f"train/{key}", value, trainer.step)
+            if every or key in self.EVERY_STEP:
+                self.writer.add_scalar(f"train/{key}", value, trainer.step)
 
     def on_validation_end(self, trainer: Trainer, metrics: dict[str, float],
                           sample: ValidationSample | None) -> None:

@@ -152,10 +152,13 @@ class Trainer:
         self.data = data
         self.run_dir = Path(run_dir)
         self.callbacks = list(callbacks or [])
-        if config.autofix.enabled:  # a config switch, not something each caller must remember
+        # The auto-fix controller is a config switch, not a callback each caller must remember;
+        # unlike callbacks it runs on every rank, so DDP processes change their knobs together.
+        self.autofix = None
+        if config.autofix.enabled:
             from tacotron.training.autofix import AutoFix
 
-            self.callbacks.insert(0, AutoFix(config.autofix))
+            self.autofix = AutoFix(config.autofix)
         self.progress = progress
         self.rank, self.world_size, local_rank = distributed_context()
         self.is_main = self.rank == 0
@@ -492,6 +495,8 @@ class Trainer:
                     self.train_seconds += now - tick  # data loading and validation included
                     tick = now
                     logs["seconds"] = self.train_seconds
+                    if self.autofix is not None:
+                        self.autofix.on_step_end(self, logs)
                     if self.is_main:
                         for callback in self.callbacks:
                             callback.on_step_end(self, logs)
@@ -563,6 +568,8 @@ class Trainer:
             previous = controls.phase
             controls.phase, controls.phase_start = change.to, self.step
             self.emit("phase", **{"from": previous, "to": change.to, "reason": change.reason})
+        if self.autofix is not None:
+            self.autofix.on_validation_end(self, metrics, sample)
         metrics = {**metrics, "phase": float(PHASE_INDEX[controls.phase])}
         if not self.is_main:
             return
