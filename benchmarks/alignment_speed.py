@@ -36,7 +36,7 @@ VARIANTS: dict[str, list[str]] = {
                 "schedule.teacher_forcing_constant_steps=100000000", "autofix.enabled=false"],
     "default": [],
     "no_guided_attention": ["loss.guided_attention_weight=0"],
-    "no_sigma_annealing": ["schedule.guided_sigma_start=0.2"],
+    "with_sigma_annealing": ["schedule.guided_sigma_start=0.4"],
     "no_spectral_loss": ["loss.spectral_weight=0"],
     "no_monotonic_loss": ["loss.monotonic_weight=0"],
     "no_phases": ["schedule.phases=false"],

@@ -22,7 +22,8 @@ from tacotron.training.trainer import Callback, Trainer
 
 
 def test_schedules_follow_their_formulas():
-    schedule = load_config().schedule  # sigma 0.4 -> 0.2 over 2000, TF 1000 / 0.7 / 10000
+    # sigma 0.4 -> 0.2 over 2000 steps, TF 1000 / 0.7 / 10000
+    schedule = load_config(overrides=["schedule.guided_sigma_start=0.4"]).schedule
     assert guided_attention_sigma(0, schedule, 0.2) == pytest.approx(0.4)
     assert guided_attention_sigma(1000, schedule, 0.2) == pytest.approx(0.3)
     assert guided_attention_sigma(9999, schedule, 0.2) == pytest.approx(0.2)
