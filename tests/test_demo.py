@@ -12,9 +12,11 @@ from conftest import FAST_OVERRIDES
 
 def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
     out = tmp_path / "demo"
+    metadata = (corpus_en / "metadata.csv").read_text()
     code = main(["demo", "--lang", "en", "--minutes", "0.15", "--out", str(out),
                  "--data", str(corpus_en), *FAST_OVERRIDES])
     assert code == 0, capsys.readouterr().err
+    assert (corpus_en / "metadata.csv").read_text() == metadata  # a named corpus is never rewritten
     report = json.loads((out / "report.json").read_text())
     assert report["steps"] > 0 and 9 <= report["seconds"] <= 60
     assert set(report["val"]) == {"diagonality", "focus_rate", "monotonicity", "mel_l1"}

@@ -29,11 +29,14 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
              data_dir: str | Path | None = None, overrides: list[str] | None = None,
              progress: bool = True) -> dict:
     out = Path(out)
+    given = data_dir is not None
     data_dir = Path(data_dir) if data_dir else Path("data") / f"espeak-{language}"
     config = load_config("cpu-tiny", overrides=[f"text.language={language}",
                                                 f"train.max_minutes={minutes}",
                                                 *(overrides or [])])
-    make_corpus(language, data_dir, progress=progress)
+    # A folder the user names is used as it is (never rewritten); the default one is made or completed.
+    if not (given and (data_dir / "metadata.csv").is_file()):
+        make_corpus(language, data_dir, progress=progress)
     prepared = prepare(data_dir, config, progress=progress)
     started = time.monotonic()
     trainer = Trainer(config, prepared, out, callbacks=[TensorBoardLogger()], progress=progress)
