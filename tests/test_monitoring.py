@@ -98,7 +98,11 @@ def test_telegram_gets_start_cards_photo_audio_alerts_and_finish(
         assert photo.fields["caption"].startswith(f"📈 <b>run</b> step {step}")
         assert "diagonality" in photo.fields["caption"] and "loss" in photo.fields["caption"]
         filename, content_type, data = photo.files["photo"]
-        assert content_type == "image/png" and data[:8] == PNG_MAGIC and len(data) > 5000
+        assert content_type == "image/png" and data[:8] == PNG_MAGIC
+        from PIL import Image
+
+        width, height = Image.open(io.BytesIO(data)).size
+        assert width >= 200 and height >= 40
     for audio in audios:
         filename, content_type, data = audio.files["audio"]
         assert filename.endswith(".wav") and data[:4] == b"RIFF" and data[8:12] == b"WAVE"
@@ -319,3 +323,92 @@ def test_status_reads_a_run_while_it_trains_and_after(corpus_en, fast_config, tm
     out = capsys.readouterr().out
     assert "state:      finished: max_steps" in out and "step:       8 / 8" in out
     assert main(["status", str(tmp_path / "missing")]) == 2
+
+
+def live_processes_in_group(pgid: int) -> list[int]:
+    """Processes (not zombies) whose process group is `pgid`, from /proc."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, ...
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.slow
+def test_monitor_serves_tensorboard_mlflow_optuna_and_stops_them_all(tmp_path):
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+    from torch.utils.tensorboard import SummaryWriter
+
+    runs = tmp_path / "runs"
+    writer = SummaryWriter(str(runs / "a" / "tensorboard"))
+    writer.add_scalar("train/total", 1.0, 1)
+    writer.close()
+    client = MlflowClient(f"sqlite:///{runs / 'a' / 'mlflow.db'}")
+    client.create_run(client.create_experiment("tacotron"))
+    services = {"tensorboard", "mlflow"}
+    try:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna.create_study(study_name="s", storage=f"sqlite:///{runs / 'tune.db'}")
+        from tacotron.training.dashboards import find_script
+
+        if find_script("optuna-dashboard"):
+            services.add("optuna-dashboard")
+    except ImportError:
+        pass
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tacotron.cli", "monitor", str(runs), "--ready-timeout", "240"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(src)})
+    urls, pgids, ready, lines = {}, {}, set(), []
+    try:
+        deadline = time.monotonic() + 300
+        while ready != services and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip())
+            match = re.match(r"^([\w-]+)(?: \(.*\))?: (http://127\.0\.0\.1:\d+/)\s+\(pid (\d+)\)", line)
+            if match:
+                urls[match.group(1)] = match.group(2)
+                pgids[match.group(1)] = int(match.group(3))
+            match = re.match(r"^ready: ([\w-]+)", line)
+            if match:
+                ready.add(match.group(1))
+        assert ready == services, "\n".join(lines)
+        for name in services:
+            with urllib.request.urlopen(urls[name], timeout=10) as response:
+                assert response.status == 200, name
+        with urllib.request.urlopen(urls["mlflow"] + "ajax-api/2.0/mlflow/experiments/search"
+                                    "?max_results=10", timeout=10) as response:
+            assert "tacotron" in response.read().decode()
+        assert len(live_processes_in_group(pgids["mlflow"])) >= 2  # the server forks a worker
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    assert process.returncode == 0, "\n".join(lines)
+    for name, pgid in pgids.items():
+        deadline = time.monotonic() + 10
+        while live_processes_in_group(pgid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert live_processes_in_group(pgid) == [], name

@@ -1,6 +1,6 @@
 """The picture and the sound of one validation sample, rendered once for every sink that wants
-them (Telegram, MLflow) and only when first asked for, which is on a sink's background thread:
-the training thread hands over the sample's arrays and goes on."""
+them (TensorBoard, MLflow, Telegram) and only when first asked for: the network sinks ask on
+their background thread, so the training thread hands over the sample's arrays and goes on."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class SampleMedia:
         self.audio_config = audio_config
         self.lock = threading.Lock()
         self._png: bytes | None = None
+        self._waveform: np.ndarray | None = None
         self._wav: bytes | None = None
 
     def png(self) -> bytes:
@@ -36,14 +37,21 @@ class SampleMedia:
                                           f"step {self.step}: {self.text[:90]}")
             return self._png
 
+    def waveform(self) -> np.ndarray:
+        """The free-running mel through Griffin-Lim, clipped to [-1, 1] (float32)."""
+        with self.lock:
+            if self._waveform is None:
+                self._waveform = np.clip(griffin_lim(self.mel, self.audio_config), -1.0, 1.0)
+            return self._waveform
+
     def wav(self) -> bytes:
-        """The free-running mel through Griffin-Lim, as 16-bit PCM WAV bytes."""
+        """waveform() as 16-bit PCM WAV bytes."""
+        waveform = self.waveform()
         with self.lock:
             if self._wav is None:
-                audio = np.clip(griffin_lim(self.mel, self.audio_config), -1.0, 1.0)
                 buffer = io.BytesIO()
-                soundfile.write(buffer, audio, self.audio_config.sample_rate, subtype="PCM_16",
-                                format="WAV")
+                soundfile.write(buffer, waveform, self.audio_config.sample_rate,
+                                subtype="PCM_16", format="WAV")
                 self._wav = buffer.getvalue()
             return self._wav
 

@@ -16,11 +16,11 @@ def build_callbacks(config: Config) -> list[Callback]:
     sink cannot work (MLflow not installed, Telegram credentials missing from the environment)."""
     monitor = config.monitor
     callbacks: list[Callback] = []
-    media = MediaCache()  # pictures and audio rendered once for MLflow and Telegram
+    media = MediaCache()  # pictures and audio rendered once for all sinks
     if monitor.tensorboard:
         from tacotron.training.tensorboard import TensorBoardLogger
 
-        callbacks.append(TensorBoardLogger())
+        callbacks.append(TensorBoardLogger(media=media))
     if monitor.progress_file:
         from tacotron.training.progress import ProgressFile
 
