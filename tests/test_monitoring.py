@@ -118,6 +118,27 @@ def test_telegram_gets_start_cards_photo_audio_alerts_and_finish(
     assert_no_token(tmp_path, caplog, capsys)
 
 
+def test_telegram_crash_alert_carries_the_traceback_tail(corpus_en, fast_config, tmp_path,
+                                                         telegram_env):
+    class Boom(Callback):
+        def on_step_end(self, trainer, logs):
+            if trainer.step == 3:
+                raise RuntimeError("disk <full> & gone")
+
+    with RecordingBotServer() as server:
+        telegram_env(server.url)
+        config = fast_config("train.max_steps=8", "monitor.telegram=true",
+                             "monitor.tensorboard=false")
+        with pytest.raises(RuntimeError, match="disk"):
+            train(config, corpus_en, tmp_path / "run", extra=[Boom()])
+        texts = [r.fields["text"] for r in server.received("sendMessage")]
+    assert len(texts) == 2 and "started" in texts[0]  # no card before step 4, no finish message
+    crash = texts[1]
+    assert crash.startswith("💥 <b>run</b> step 3: crashed")
+    assert "RuntimeError: disk &lt;full&gt; &amp; gone" in crash  # escaped for parse_mode=HTML
+    assert "<pre>" in crash and "in on_step_end" in crash and crash.endswith("</pre>")
+
+
 def test_telegram_server_down_training_finishes_with_one_warning(
         corpus_en, fast_config, tmp_path, telegram_env, caplog, capsys):
     telegram_env(closed_port_url())

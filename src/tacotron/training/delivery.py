@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import functools
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from typing import Callable
 logger = logging.getLogger("tacotron.monitor")
 
 MAX_BACKOFF_SECONDS = 300.0
+# The worker thread runs at a lower CPU priority (Linux: nice is per thread), so rendering a
+# sample's audio uses cores the training loop leaves idle rather than taking them from it.
+WORKER_NICENESS = 10
 
 
 class PermanentError(Exception):
@@ -116,6 +120,12 @@ class DeliveryWorker:
                            self.delivered, self.failed, self.dropped)
 
     def run(self) -> None:
+        try:
+            thread_id = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, thread_id,
+                           min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + WORKER_NICENESS))
+        except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+            pass
         while True:
             with self.condition:
                 while not self.jobs and not self.closing:

@@ -33,8 +33,10 @@ def read_status(run_dir: str | Path, last_events: int = 8) -> dict[str, Any]:
     phases = [e for e in events if e.kind == "phase"]
     end = next((e for e in reversed(events) if e.kind in ("train_end", "crash", "train_start")),
                None)
-    if end is None or end.kind == "train_start":
-        state = "running"
+    if end is None:
+        state = f"unknown (no {EVENTS_FILE})"
+    elif end.kind == "train_start":
+        state = "running"  # or killed without a word (kill -9): see the last activity
     elif end.kind == "crash":
         state = f"crashed: {end.fields.get('error', '?')}"
     else:
@@ -46,6 +48,8 @@ def read_status(run_dir: str | Path, last_events: int = 8) -> dict[str, Any]:
     if checkpoints:
         steps.append(checkpoints[-1][0])
     activity = [e.time for e in events] + [progress["time"] if progress else 0.0]
+    activity += [path.stat().st_mtime for path in (run_dir / "metrics.jsonl", newest)
+                 if path is not None and path.is_file()]
     return {
         "run_dir": str(run_dir),
         "state": state,
