@@ -118,6 +118,20 @@ def test_telegram_gets_start_cards_photo_audio_alerts_and_finish(
     assert_no_token(tmp_path, caplog, capsys)
 
 
+def test_telegram_finish_carries_the_last_picture_when_no_card_showed_it(
+        corpus_en, fast_config, tmp_path, telegram_env):
+    with RecordingBotServer() as server:
+        telegram_env(server.url)
+        config = fast_config("train.max_steps=6", "monitor.telegram=true",
+                             "monitor.tensorboard=false", "monitor.telegram_send_audio=false")
+        train(config, corpus_en, tmp_path / "run")
+        requests = server.received()
+    assert [r.method for r in requests] == ["sendMessage", "sendPhoto", "sendPhoto"]
+    assert requests[1].fields["caption"].startswith("📈 <b>run</b> step 4")
+    assert requests[2].fields["caption"].startswith("✅ <b>run</b> finished: max_steps at step 6")
+    assert requests[2].files["photo"][2][:8] == PNG_MAGIC  # the validation at step 6
+
+
 def test_telegram_crash_alert_carries_the_traceback_tail(corpus_en, fast_config, tmp_path,
                                                          telegram_env):
     class Boom(Callback):

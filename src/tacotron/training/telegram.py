@@ -322,18 +322,24 @@ class TelegramNotifier(Callback):
         if media is None:
             self.send_text(f"progress card step {trainer.step}", card)
             return
-        self.worker.submit(f"progress card step {trainer.step}",
-                           lambda: self.bot.send_photo(media.png(), card))
+        self.send_media(f"progress card step {trainer.step}", media, card)
+
+    def send_media(self, description: str, media: SampleMedia, caption: str) -> None:
+        self.worker.submit(description, lambda: self.bot.send_photo(media.png(), caption))
         if self.monitor.telegram_send_audio:
-            caption = f"step {media.step}: {_e(media.text[:200])}"
+            audio_caption = f"step {media.step}: {_e(media.text[:200])}"
             self.worker.submit(f"audio sample step {media.step}",
-                               lambda: self.bot.send_audio(media.wav(), caption,
+                               lambda: self.bot.send_audio(media.wav(), audio_caption,
                                                            f"step_{media.step:07d}"))
 
     @never_raises
     def on_train_end(self, trainer: Trainer, reason: str) -> None:
-        self.send_text("finish message", finish_message(self.run_name(trainer), trainer, reason,
-                                                        self.alerts.total_held()))
+        text = finish_message(self.run_name(trainer), trainer, reason, self.alerts.total_held())
+        media, self.pending = self.pending, None
+        if media is None or len(text) > CAPTION_LIMIT:
+            self.send_text("finish message", text)
+        else:  # the last validation came after the last card: its picture goes with the end
+            self.send_media("finish message", media, text)
         self.close()
 
     def close(self) -> None:
