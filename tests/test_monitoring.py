@@ -126,10 +126,12 @@ def test_telegram_finish_carries_the_last_picture_when_no_card_showed_it(
                              "monitor.tensorboard=false", "monitor.telegram_send_audio=false")
         train(config, corpus_en, tmp_path / "run")
         requests = server.received()
-    assert [r.method for r in requests] == ["sendMessage", "sendPhoto", "sendPhoto"]
+    assert [r.method for r in requests] == ["sendMessage", "sendPhoto", "sendPhoto", "sendMessage"]
     assert requests[1].fields["caption"].startswith("📈 <b>run</b> step 4")
-    assert requests[2].fields["caption"].startswith("✅ <b>run</b> finished: max_steps at step 6")
-    assert requests[2].files["photo"][2][:8] == PNG_MAGIC  # the validation at step 6
+    assert requests[2].fields["caption"].startswith("📈 <b>run</b> step 6")
+    assert "(step 6)" in requests[2].fields["caption"]  # the final validation's metrics
+    assert requests[2].files["photo"][2][:8] == PNG_MAGIC
+    assert requests[3].fields["text"].startswith("✅ <b>run</b> finished: max_steps at step 6")
 
 
 def test_telegram_crash_alert_carries_the_traceback_tail(corpus_en, fast_config, tmp_path,

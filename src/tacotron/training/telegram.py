@@ -267,6 +267,7 @@ class TelegramNotifier(Callback):
         self.pending: SampleMedia | None = None
         self.val: dict[str, float] = {}
         self.val_step: int | None = None
+        self.last_logs: dict[str, float] = {}
         self.closed = False
 
     @classmethod
@@ -308,10 +309,14 @@ class TelegramNotifier(Callback):
     @never_raises
     def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
         self.rate.add(trainer.step, logs.get("seconds", 0.0))
+        self.last_logs = logs
         every = (self.monitor.telegram_progress_every_steps
                  or trainer.config.train.val_every_steps)
-        if trainer.step % every:
-            return
+        if trainer.step % every == 0:
+            self.send_card(trainer, logs)
+
+    def send_card(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        """A progress card; with the alignment picture and audio of a validation not shown yet."""
         rate = self.rate.steps_per_second()
         eta, end_step = eta_seconds(trainer.step, trainer.config.train.max_steps,
                                     logs.get("seconds", 0.0),
@@ -334,12 +339,10 @@ class TelegramNotifier(Callback):
 
     @never_raises
     def on_train_end(self, trainer: Trainer, reason: str) -> None:
-        text = finish_message(self.run_name(trainer), trainer, reason, self.alerts.total_held())
-        media, self.pending = self.pending, None
-        if media is None or len(text) > CAPTION_LIMIT:
-            self.send_text("finish message", text)
-        else:  # the last validation came after the last card: its picture goes with the end
-            self.send_media("finish message", media, text)
+        if self.pending is not None:  # the last validation came after the last card
+            self.send_card(trainer, self.last_logs)
+        self.send_text("finish message", finish_message(self.run_name(trainer), trainer, reason,
+                                                        self.alerts.total_held()))
         self.close()
 
     def close(self) -> None:
