@@ -42,18 +42,19 @@ def cmd_train(args) -> None:
     import torch.distributed as dist
 
     from tacotron.data.prepare import load_prepared, prepare
-    from tacotron.training.tensorboard import TensorBoardLogger
+    from tacotron.training.monitoring import build_callbacks
     from tacotron.training.trainer import Trainer, distributed_context
 
     config = config_from_args(args)
     rank, world_size, _ = distributed_context()
+    callbacks = build_callbacks(config) if rank == 0 else []  # sinks live on rank 0
     if rank == 0:  # under torchrun one process prepares, the others read its result
         prepared = prepare(args.data, config)
     if world_size > 1:
         dist.barrier()
     if rank != 0:
         prepared = load_prepared(args.data)
-    trainer = Trainer(config, prepared, args.out, callbacks=[TensorBoardLogger()])
+    trainer = Trainer(config, prepared, args.out, callbacks=callbacks)
     metrics = trainer.fit()
     print(json.dumps({"step": trainer.step, "stopped": trainer.finished_reason,
                       "val": metrics}, indent=2))
@@ -133,6 +134,20 @@ def cmd_demo(args) -> None:
     print(f"listen: {Path(args.out) / 'sample.wav'}   look: {Path(args.out) / 'alignment.png'}")
 
 
+def cmd_status(args) -> None:
+    from tacotron.training.status import format_status, read_status
+
+    status = read_status(args.run_dir, last_events=args.events)
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
+
+
+def cmd_monitor(args) -> None:
+    from tacotron.training.dashboards import run_monitor
+
+    run_monitor(args.runs, ready_timeout=args.ready_timeout,
+                say=lambda line: print(line, flush=True))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tacotron", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -193,6 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data", help="corpus folder (default data/espeak-LANG)")
     demo.add_argument("overrides", nargs="*", metavar="key=value")
     demo.set_defaults(run=cmd_demo)
+
+    status = commands.add_parser("status", help="where a run stands (works while it trains)")
+    status.add_argument("run_dir", metavar="RUN_DIR", help="run folder, e.g. runs/NAME")
+    status.add_argument("--events", type=int, default=8, help="how many recent events to show")
+    status.add_argument("--json", action="store_true", help="print the summary as JSON")
+    status.set_defaults(run=cmd_status)
+
+    monitor = commands.add_parser("monitor", help="TensorBoard, MLflow UI and optuna-dashboard "
+                                  "for a folder of runs, on 127.0.0.1, until Ctrl-C")
+    monitor.add_argument("runs", metavar="RUNS_DIR", help="runs folder, e.g. runs")
+    monitor.add_argument("--ready-timeout", type=float, default=180.0,
+                         help="seconds to wait for every dashboard to answer")
+    monitor.set_defaults(run=cmd_monitor)
     return parser
 
 

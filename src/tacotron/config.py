@@ -267,6 +267,36 @@ class PostprocessConfig:
 
 
 @dataclass
+class MonitorConfig:
+    """Who is told about a run while it trains (training/monitoring.py builds the sinks).
+    Telegram's bot token and chat id come only from the environment (TELEGRAM_BOT_TOKEN,
+    TELEGRAM_CHAT_ID), never from a config file, so they are never saved with a checkpoint."""
+
+    tensorboard: bool = True  # scalars, alignment pictures, audio, config text in RUN/tensorboard
+    progress_file: bool = True  # RUN/progress.json every log step, read by `tacotron status`
+    # Alert events written to the event stream for every sink: a NaN loss; validation diagonality
+    # below schedule.quality_diagonality from autofix.alignment_expected_step on, or lost after it
+    # was reached.
+    alerts: bool = True
+    mlflow: bool = False
+    mlflow_tracking_uri: str = ""  # "" = sqlite:///RUN/mlflow.db (artifacts in RUN/mlartifacts)
+    mlflow_experiment: str = "tacotron"
+    mlflow_log_checkpoint: bool = True  # best.pt as an artifact when the run ends
+    telegram: bool = False
+    # A progress card every N steps; 0 = one after every validation (with its alignment picture).
+    telegram_progress_every_steps: int = 0
+    telegram_send_audio: bool = True  # the validation sample (Griffin-Lim) with each new picture
+    # An alert of the same kind and rule within this many seconds is counted, not sent again.
+    telegram_alert_cooldown_seconds: float = 600.0
+    # Network sinks deliver from a background thread: a bounded queue (oldest dropped past it),
+    # retries with exponential backoff, and at the end at most flush_seconds to send what is left.
+    queue_size: int = 200
+    retry_attempts: int = 5
+    retry_backoff_seconds: float = 2.0
+    flush_seconds: float = 30.0
+
+
+@dataclass
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -278,6 +308,7 @@ class Config:
     autofix: AutofixConfig = field(default_factory=AutofixConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -427,6 +458,15 @@ def validate(config: Config) -> None:
         (0 < config.autofix.lr_factor < 1, "autofix.lr_factor must be in (0, 1)"),
         (config.autofix.gate_pos_weight_min <= config.autofix.gate_pos_weight_max,
          "autofix.gate_pos_weight_min must be <= autofix.gate_pos_weight_max"),
+        (config.monitor.queue_size >= 1, "monitor.queue_size must be >= 1"),
+        (config.monitor.retry_attempts >= 1, "monitor.retry_attempts must be >= 1"),
+        (config.monitor.retry_backoff_seconds >= 0, "monitor.retry_backoff_seconds must be >= 0"),
+        (config.monitor.flush_seconds >= 0, "monitor.flush_seconds must be >= 0"),
+        (config.monitor.telegram_progress_every_steps >= 0,
+         "monitor.telegram_progress_every_steps must be >= 0 (0: after every validation)"),
+        (config.monitor.telegram_alert_cooldown_seconds >= 0,
+         "monitor.telegram_alert_cooldown_seconds must be >= 0"),
+        (bool(config.monitor.mlflow_experiment.strip()), "monitor.mlflow_experiment must not be empty"),
     ]
     for ok, message in checks:
         if not ok:

@@ -19,7 +19,7 @@ from tacotron.model.alignment_metrics import mean_scores, score_alignment
 from tacotron.training import checkpoint as ckpt
 from tacotron.training.diagnose import mel_of_wav, teacher_forced_alignment
 from tacotron.training.plots import save_alignment_png
-from tacotron.training.tensorboard import TensorBoardLogger
+from tacotron.training.monitoring import build_callbacks
 from tacotron.training.trainer import Trainer
 
 INFER_SENTENCES = 6  # ordinary-length held-out sentences spoken free-running for the report
@@ -34,12 +34,13 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
     config = load_config("cpu-tiny", overrides=[f"text.language={language}",
                                                 f"train.max_minutes={minutes}",
                                                 *(overrides or [])])
+    callbacks = build_callbacks(config)  # before the corpus: a missing token fails at once
     # A folder the user names is used as it is (never rewritten); the default one is made or completed.
     if not (given and (data_dir / "metadata.csv").is_file()):
         make_corpus(language, data_dir, progress=progress)
     prepared = prepare(data_dir, config, progress=progress)
     started = time.monotonic()
-    trainer = Trainer(config, prepared, out, callbacks=[TensorBoardLogger()], progress=progress)
+    trainer = Trainer(config, prepared, out, callbacks=callbacks, progress=progress)
     val = trainer.fit()
 
     # Speak with the final weights, the ones the validation figures above describe.

@@ -9,13 +9,15 @@ import numpy as np
 
 from tacotron.audio.griffin_lim import griffin_lim
 from tacotron.training.events import Event
+from tacotron.training.media import MediaCache
 from tacotron.training.plots import alignment_figure
 from tacotron.training.trainer import Callback, Trainer, ValidationSample
 
 
 class TensorBoardLogger(Callback):
-    def __init__(self, log_dir: Path | None = None):
+    def __init__(self, log_dir: Path | None = None, media: MediaCache | None = None):
         self.log_dir = log_dir
+        self.media = media  # shared with the other sinks: Griffin-Lim runs once per validation
         self.writer = None
 
     def on_train_start(self, trainer: Trainer) -> None:
@@ -45,8 +47,11 @@ class TensorBoardLogger(Callback):
         figure = alignment_figure([("teacher-forced", sample.teacher_forced),
                                    ("free-running", sample.free_running)], sample.text[:90])
         self.writer.add_figure("val/alignment", figure, trainer.step)
-        audio = griffin_lim(sample.mel, trainer.config.audio)
-        self.writer.add_audio("val/free_running", np.clip(audio, -1, 1)[None, :], trainer.step,
+        if self.media is not None:
+            audio = self.media.get(trainer.step, sample, trainer.config.audio).waveform()
+        else:
+            audio = np.clip(griffin_lim(sample.mel, trainer.config.audio), -1, 1)
+        self.writer.add_audio("val/free_running", audio[None, :], trainer.step,
                               sample_rate=trainer.config.audio.sample_rate)
         self.writer.flush()
 
