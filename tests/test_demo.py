@@ -14,7 +14,7 @@ def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
     out = tmp_path / "demo"
     metadata = (corpus_en / "metadata.csv").read_text()
     code = main(["demo", "--lang", "en", "--minutes", "0.15", "--out", str(out),
-                 "--data", str(corpus_en), *FAST_OVERRIDES])
+                 "--data", str(corpus_en), "--vocoder", "griffin-lim", *FAST_OVERRIDES])
     assert code == 0, capsys.readouterr().err
     assert (corpus_en / "metadata.csv").read_text() == metadata  # a named corpus is never rewritten
     report = json.loads((out / "report.json").read_text())
@@ -27,6 +27,7 @@ def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
         assert entry["frames"] > 0 and isinstance(entry["stopped_by_gate"], bool)
     audio, rate = soundfile.read(out / "sample.wav")
     assert rate == 22050 and len(audio) == report["infer"][0]["frames"] * 256
+    assert report["vocoder"] == "griffin-lim"
     assert np.isfinite(audio).all()
     png = (out / "alignment.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000

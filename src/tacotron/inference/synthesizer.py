@@ -21,11 +21,11 @@ import torch
 from tqdm import tqdm
 
 from tacotron.audio import postprocess
-from tacotron.audio.griffin_lim import griffin_lim
 from tacotron.config import Config, config_from_dict
 from tacotron.errors import UserError
 from tacotron.inference.quality import (attempt_rank, frames_per_symbol, quality_failures,
                                         speaking_rate_bounds)
+from tacotron.inference.vocoder import GriffinLimVocoder, Vocoder, load_vocoder
 from tacotron.model.alignment_metrics import AlignmentScores, score_alignment
 from tacotron.model.tacotron2 import Tacotron2
 from tacotron.text import Frontend, get_frontend, segmentation
@@ -116,8 +116,11 @@ class _Job:
 
 class Synthesizer:
     def __init__(self, model: Tacotron2, config: Config, frontend: Frontend,
-                 device: str | torch.device = "cpu", training_rate: dict[str, float] | None = None):
+                 device: str | torch.device = "cpu", training_rate: dict[str, float] | None = None,
+                 vocoder: Vocoder | None = None):
+        """`vocoder`: None is Griffin-Lim; `from_checkpoint` picks the default (inference/vocoder.py)."""
         self.model = model.to(device).eval()
+        self.vocoder = vocoder or GriffinLimVocoder(config.audio)
         self.config = config
         self.frontend = frontend
         self.device = torch.device(device)
@@ -126,10 +129,15 @@ class Synthesizer:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu",
-                        overrides: list[str] | None = None) -> "Synthesizer":
+                        overrides: list[str] | None = None,
+                        vocoder: str | Path | Vocoder | None = "default") -> "Synthesizer":
         """Load a checkpoint file, or a run folder (its best, else newest, checkpoint).
-        `overrides` (`inference.*=...`, `postprocess.*=...`) change how it speaks."""
+        `overrides` (`inference.*=...`, `postprocess.*=...`) change how it speaks; `vocoder` is a
+        Vocoder or a name for `load_vocoder` (universal, ljspeech, griffin-lim, a path, default)."""
         state = ckpt.load_checkpoint(ckpt.resolve_checkpoint(path), map_location=device)
+        if state.get("task") == "hifigan":
+            raise UserError(f"{path} is a vocoder checkpoint: pass it as the vocoder, with the "
+                            "acoustic model's checkpoint as the checkpoint")
         config = config_from_dict(state["config"], overrides)
         frontend = get_frontend(config.text.language)
         if list(frontend.symbols) != list(state["symbols"]):
@@ -137,7 +145,9 @@ class Synthesizer:
                             f"'{config.text.language}' frontend")
         model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
         model.load_state_dict(state["model"])
-        return cls(model, config, frontend, device, state.get("frames_per_symbol"))
+        if not isinstance(vocoder, Vocoder):
+            vocoder = load_vocoder(vocoder, config.audio, device)
+        return cls(model, config, frontend, device, state.get("frames_per_symbol"), vocoder)
 
     @property
     def sample_rate(self) -> int:
@@ -163,7 +173,7 @@ class Synthesizer:
         return Synthesis(text, waveform.astype(np.float32), self.sample_rate, segments)
 
     def vocode(self, mel: np.ndarray) -> np.ndarray:
-        return griffin_lim(mel, self.config.audio)
+        return self.vocoder(mel)
 
     # ------------------------------------------------------------------ internals
     def _jobs(self, text: str) -> list[_Job]:
