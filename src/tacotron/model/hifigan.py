@@ -78,19 +78,21 @@ def _init_normal(module: nn.Module) -> nn.Module:
     return module
 
 
+def _same_length_convs(channels: int, kernel_size: int, dilations: list[int]) -> nn.ModuleList:
+    """One weight-normed convolution per dilation, padded so the length is kept."""
+    return nn.ModuleList(
+        weight_norm(_init_normal(nn.Conv1d(channels, channels, kernel_size, dilation=d,
+                                           padding=same_padding(kernel_size, d))))
+        for d in dilations)
+
+
 class ResBlock1(nn.Module):
     """For each dilation d: x <- x + conv_1(lrelu(conv_d(lrelu(x)))) (paper, Figure 1, MRF)."""
 
     def __init__(self, channels: int, kernel_size: int, dilations: list[int]):
         super().__init__()
-        self.convs1 = nn.ModuleList(
-            weight_norm(_init_normal(nn.Conv1d(channels, channels, kernel_size, dilation=d,
-                                               padding=same_padding(kernel_size, d))))
-            for d in dilations)
-        self.convs2 = nn.ModuleList(
-            weight_norm(_init_normal(nn.Conv1d(channels, channels, kernel_size,
-                                               padding=same_padding(kernel_size))))
-            for _ in dilations)
+        self.convs1 = _same_length_convs(channels, kernel_size, dilations)
+        self.convs2 = _same_length_convs(channels, kernel_size, [1] * len(dilations))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for dilated, plain in zip(self.convs1, self.convs2):
@@ -103,10 +105,7 @@ class ResBlock2(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int, dilations: list[int]):
         super().__init__()
-        self.convs = nn.ModuleList(
-            weight_norm(_init_normal(nn.Conv1d(channels, channels, kernel_size, dilation=d,
-                                               padding=same_padding(kernel_size, d))))
-            for d in dilations)
+        self.convs = _same_length_convs(channels, kernel_size, dilations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for conv in self.convs:
