@@ -1,3 +1,13 @@
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
 import pytest
 
 from tacotron.config import load_config
@@ -26,3 +36,64 @@ def fast_config():
         return load_config("cpu-tiny", overrides=[*FAST_OVERRIDES, *extra])
 
     return build
+
+
+def find_postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (Debian keeps them off PATH)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).resolve().parent if initdb else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server on loopback for this test session (`.ci/run` installs the
+    Debian packages when missing); yields an SQLAlchemy URL of an empty database."""
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it: apt-get install postgresql)")
+    pytest.importorskip("psycopg2")
+    # Not under pytest's tmp folders: they are private to root, and the server runs as another user.
+    root = Path(tempfile.mkdtemp(prefix="tacotron-postgres-"))
+    data, sockets = root / "data", root / "sockets"
+    sockets.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        user = "postgres" if _user_exists("postgres") else "nobody"
+        entry = pwd.getpwnam(user)
+        for path in (root, sockets):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        prefix = ["runuser", "-u", user, "--"]
+    subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
+                    "-A", "trust", "--no-sync"], check=True, capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = root / "server.log"
+    subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
+                    "-o", f"-h 127.0.0.1 -p {port} -k {sockets} -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run([str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                             capture_output=True).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                        "postgres", "tacotron_test"], check=True, capture_output=True)
+        yield f"postgresql://postgres@127.0.0.1:{port}/tacotron_test"
+    finally:
+        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False

@@ -133,6 +133,18 @@ def cmd_diagnose(args) -> None:
     print(f"wrote {report}")
 
 
+def cmd_tune(args) -> None:
+    from tacotron.training.tuning import tune
+
+    extra = [f"tune.budget_steps={args.budget_steps}"] if args.budget_steps else []
+    config = config_from_args(args, extra)
+    out = args.out or str(Path("runs") / f"tune-{args.study}")
+    result = tune(args.data, args.study, config, out, trials=args.trials, storage=args.storage,
+                  timeout_seconds=args.timeout or 0.0, say=lambda line: print(line, flush=True))
+    if result.best_trial is not None:
+        print(f"best config: {Path(out) / 'best.yaml'}   table: {Path(out) / 'summary.md'}")
+
+
 def cmd_demo(args) -> None:
     from tacotron.demo import run_demo
 
@@ -234,6 +246,21 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("overrides", nargs="*", metavar="key=value",
                       help="inference.* settings of the free-running pass")
     diag.set_defaults(run=cmd_diagnose)
+
+    tune_parser = commands.add_parser("tune", help="search hyperparameters (Optuna); several "
+                                      "workers may run it against one --storage")
+    tune_parser.add_argument("--data", required=True)
+    tune_parser.add_argument("--study", required=True, help="study name (re-running continues it)")
+    tune_parser.add_argument("--storage", help="SQLAlchemy URL, e.g. postgresql://user:pw@host/db "
+                             "(default: sqlite:///OUT/study.db)")
+    tune_parser.add_argument("--trials", type=int, default=20,
+                             help="trials in the whole study, across all workers (default 20)")
+    tune_parser.add_argument("--timeout", type=float, help="seconds after which no trial starts")
+    tune_parser.add_argument("--budget-steps", type=int, help="training steps a trial "
+                             "(default tune.budget_steps)")
+    tune_parser.add_argument("--out", help="folder of the trials and results (default runs/tune-STUDY)")
+    add_config_arguments(tune_parser)
+    tune_parser.set_defaults(run=cmd_tune)
 
     demo = commands.add_parser("demo", help="train a small voice on the built-in corpus")
     demo.add_argument("--lang", choices=["en", "ru"], default="en")

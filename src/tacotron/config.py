@@ -153,9 +153,9 @@ class ScheduleConfig:
     """What changes during training: guided attention, teacher forcing, training phases."""
 
     # Guided attention sigma, annealed linearly from this to loss.guided_attention_sigma. Off by
-    # default (start = end): annealing from 0.4 did not align sooner (both reach diagonality 0.9
-    # at step 100; 0.939 vs 0.965 there) in benchmarks/alignment_speed.py on the eSpeak corpus.
-    guided_sigma_start: float = 0.2
+    # default (null: the loss sigma throughout): annealing from 0.4 did not align sooner (both
+    # reach diagonality 0.9 at step 100; 0.939 vs 0.965 there) in benchmarks/alignment_speed.py.
+    guided_sigma_start: float | None = None
     guided_sigma_anneal_steps: int = 2000
     # Once aligned (phase quality_optimization) the guided weight decays toward this floor with
     # this half-life; a validation that finds the alignment lost brings it back (phases).
@@ -321,6 +321,43 @@ class VocoderConfig:
 
 
 @dataclass
+class TuneConfig:
+    """`tacotron tune` (training/tuning.py): an Optuna study whose trials are ordinary training runs
+    of the config with the `space` keys sampled."""
+
+    # One entry per tuned config key: KEY=log:LOW:HIGH (log-uniform), KEY=uniform:LOW:HIGH,
+    # KEY=int:LOW:HIGH or KEY=choice:A,B,C. Any key of this config may be searched.
+    space: list[str] = field(default_factory=lambda: [
+        "train.learning_rate=log:1e-4:2e-3",
+        "train.batch_size=choice:16,32,48",
+        "model.prenet_dropout=uniform:0.3:0.6",
+        "model.attention_dropout=uniform:0.0:0.2",
+        "model.postnet_dropout=uniform:0.3:0.6",
+        "loss.guided_attention_weight=log:30:1000",
+        "loss.guided_attention_sigma=uniform:0.1:0.4",
+        "loss.gate_pos_weight=log:1:20",
+        "model.reduction_factor=choice:2,3,4",
+    ])
+    budget_steps: int = 4000  # train.max_steps of every trial (`--budget-steps`)
+    seed: int = 0  # the sampler's randomness for trial k is drawn from (seed, k): reproducible
+    sampler_startup_trials: int = 5  # random trials before TPE models the results
+    # Objective (tuning.tuning_objective): validation mel L1 + diagonality_penalty * shortfall of
+    # diagonality below schedule.quality_diagonality + gate_penalty * share of wrong stops.
+    diagonality_penalty: float = 2.0
+    gate_penalty: float = 1.0
+    pruner: str = "median"  # median | hyperband | none
+    # No trial is pruned before this step. 0: autofix.alignment_expected_step, the step by which
+    # the alignment must have formed (a trial that is still unaligned then is what pruning is for).
+    pruner_warmup_steps: int = 0
+    pruner_startup_trials: int = 2  # median pruner: trials that must finish before any is pruned
+    # A worker's trials beat every heartbeat_seconds; a trial silent for grace_seconds is failed by
+    # the next worker that looks and run again (in the same folder, from its last checkpoint).
+    heartbeat_seconds: int = 60
+    grace_seconds: int = 180
+    max_retries: int = 3  # runs of the same trial after its worker died
+
+
+@dataclass
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -334,6 +371,7 @@ class Config:
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -479,7 +517,8 @@ def validate(config: Config) -> None:
          "the CTC regulariser needs both model.ctc_recognizer_dim and loss.ctc_weight (or neither)"),
         (0 < config.schedule.teacher_forcing_floor <= 1,
          "schedule.teacher_forcing_floor must be in (0, 1]"),
-        (config.schedule.guided_sigma_start > 0, "schedule.guided_sigma_start must be > 0"),
+        (config.schedule.guided_sigma_start is None or config.schedule.guided_sigma_start > 0,
+         "schedule.guided_sigma_start must be > 0 or null"),
         (0 < config.autofix.lr_factor < 1, "autofix.lr_factor must be in (0, 1)"),
         (config.autofix.gate_pos_weight_min <= config.autofix.gate_pos_weight_max,
          "autofix.gate_pos_weight_min must be <= autofix.gate_pos_weight_max"),
@@ -499,6 +538,14 @@ def validate(config: Config) -> None:
         (config.vocoder.val_utterances >= 1, "vocoder.val_utterances must be >= 1"),
         (config.vocoder.loss_fmax is None or 0 < config.vocoder.loss_fmax <= config.audio.sample_rate / 2,
          "vocoder.loss_fmax must be in (0, sample_rate / 2] or null"),
+        (config.tune.budget_steps >= 1, "tune.budget_steps must be >= 1"),
+        (config.tune.pruner in ("median", "hyperband", "none"),
+         "tune.pruner must be median, hyperband or none"),
+        (config.tune.pruner_warmup_steps >= 0, "tune.pruner_warmup_steps must be >= 0"),
+        (config.tune.heartbeat_seconds >= 1, "tune.heartbeat_seconds must be >= 1"),
+        (config.tune.grace_seconds > config.tune.heartbeat_seconds,
+         "tune.grace_seconds must be larger than tune.heartbeat_seconds"),
+        (config.tune.max_retries >= 0, "tune.max_retries must be >= 0"),
     ]
     for ok, message in checks:
         if not ok:

@@ -24,6 +24,7 @@ EVENT_KINDS = {
     "phase": "from, to, reason (training phases)",
     "autofix": "rule, observed, action, before, after (an automatic correction)",
     "alert": "rule, message (something is wrong and nothing was changed)",
+    "pruned": "objective, warmup_steps (the tuner stops this trial: worse than the others)",
     "train_end": "reason, best metrics",
     "crash": "error, traceback (the last lines)",
 }

@@ -22,7 +22,7 @@ PHASES = ("pre_alignment", "alignment_learning", "quality_optimization", "fine_t
 
 def guided_attention_sigma(step: int, schedule: ScheduleConfig, sigma_end: float) -> float:
     """Linear annealing: sigma(s) = sigma_0 + (sigma_end - sigma_0) * min(1, s / anneal_steps)."""
-    if schedule.guided_sigma_anneal_steps <= 0:
+    if schedule.guided_sigma_start is None or schedule.guided_sigma_anneal_steps <= 0:
         return sigma_end
     progress = min(1.0, step / schedule.guided_sigma_anneal_steps)
     return schedule.guided_sigma_start + (sigma_end - schedule.guided_sigma_start) * progress
