@@ -199,6 +199,33 @@ def test_a_killed_workers_trial_is_retried_from_its_checkpoint(corpus_en, tmp_pa
     assert starts[1]["step"] > 0
 
 
+@pytest.mark.slow
+def test_ctrl_c_saves_the_trial_and_the_same_command_continues_it(corpus_en, tmp_path):
+    out = tmp_path / "tune"
+    storage = f"sqlite:///{out / 'study.db'}"
+    command = tune_command(corpus_en, out, storage, "ctrl-c", 1, "--budget-steps", "400")
+    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not list((out / "trial-0000").glob("checkpoints/step_*.pt")):
+        assert worker.poll() is None and time.monotonic() < deadline
+        time.sleep(0.5)
+    worker.send_signal(signal.SIGINT)
+    output = worker.communicate(timeout=120)[0]
+    assert worker.returncode == 130, output
+    assert "the same command continues it" in output
+    states = [t.state.name for t in trials_of(storage, "ctrl-c")]
+    assert states == ["FAIL", "WAITING"]  # interrupted, and queued with the same parameters
+    saved = max(int(p.stem.split("_")[1]) for p in (out / "trial-0000").glob("checkpoints/step_*.pt"))
+
+    again = subprocess.run(tune_command(corpus_en, out, storage, "ctrl-c", 1, "--budget-steps",
+                                        str(saved + 4)), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    first, resumed = trials_of(storage, "ctrl-c")
+    assert resumed.state.name == "COMPLETE" and resumed.params == first.params
+    assert resumed.user_attrs["run"] == "trial-0000"
+    assert resumed.user_attrs["figures"]["step"] == saved + 4  # went on from the saved step
+
+
 def test_bad_storage_is_a_user_error(tmp_path):
     from tacotron.errors import UserError
 

@@ -361,18 +361,20 @@ def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
         say(f"trial {trial.number} ({run_name}): "
             + ", ".join(f"{key}={format_value(value)}" for key, value in params.items()))
         reporter = TrialReporter(trial, config)
-        trainer = Trainer(config, prepared, out / run_name,
-                          callbacks=[*build_callbacks(config), reporter], progress=progress)
         try:
+            trainer = Trainer(config, prepared, out / run_name,
+                              callbacks=[*build_callbacks(config), reporter], progress=progress)
             metrics = trainer.fit()
+            if trainer.finished_reason == "interrupted":  # Ctrl-C: the trainer has saved
+                raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            # The same parameters (and folder) wait for the next run of the command.
+            study.enqueue_trial(params, user_attrs={"run": run_name})
+            say(f"trial {trial.number} is saved in {run_name}; the same command continues it")
+            raise
         except Exception as error:
             trial.set_user_attr("error", f"{type(error).__name__}: {error}")
             raise
-        if trainer.finished_reason == "interrupted":
-            # Ctrl-C: the trainer saved; the same parameters wait for the next run of the command.
-            study.enqueue_trial(params, user_attrs={"run": run_name})
-            say(f"trial {trial.number} saved at step {trainer.step}; the same command continues it")
-            raise KeyboardInterrupt
         value = tuning_objective(metrics, config)
         figures = trial.user_attrs.get("figures", {})
         if trainer.finished_reason == "pruned":
@@ -407,7 +409,8 @@ def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
         try:
             study.optimize(objective, n_trials=1, catch=(Exception,))
         except KeyboardInterrupt:
-            raise UserError("interrupted: run the same command to continue the study") from None
+            say("interrupted: run the same command to continue the study")
+            raise
         last = max(study.get_trials(deepcopy=False), key=lambda t: t.number)
         if last.state.name == "FAIL" and "skipped" not in last.user_attrs:
             failures_in_a_row += 1
