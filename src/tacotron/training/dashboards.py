@@ -199,7 +199,10 @@ def run_monitor(runs_dir: str | Path, ready_timeout: float = 180.0,
     if not runs_dir.is_dir():
         raise UserError(f"runs folder not found: {runs_dir}")
     log_dir = Path(tempfile.mkdtemp(prefix="tacotron-monitor-"))
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM stops like Ctrl-C; SIGINT too even where it was inherited ignored (a job started
+    # with `&` from a script), where Python would not install its Ctrl-C handler.
+    previous = {sig: signal.signal(sig, signal.default_int_handler)
+                for sig in (signal.SIGTERM, signal.SIGINT)}
     services: list[Service] = []
     try:
         services = start_services(runs_dir, log_dir, say)
@@ -218,4 +221,5 @@ def run_monitor(runs_dir: str | Path, ready_timeout: float = 180.0,
         say("stopping dashboards")
     finally:
         stop_services(services)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
