@@ -136,6 +136,11 @@ def test_tune_writes_best_config_and_continues_the_study(corpus_en, tmp_path):
     study = optuna.load_study(study_name="a", storage=f"sqlite:///{out / 'study.db'}")
     assert {t.number: t.value for t in study.trials if t.number in values} == values
     assert max(t.number for t in study.trials) == 3
+    # --timeout: no new trial starts once it has passed.
+    lines.clear()
+    late = tune(corpus_en, "a", base, out, trials=10, timeout_seconds=1e-6, progress=False,
+                say=lines.append)
+    assert late.trained == 4 and any(line.startswith("timeout:") for line in lines)
     # `tacotron monitor runs` shows the study in optuna-dashboard.
     assert find_stores(tmp_path / "runs")[1] == [out / "study.db"]
 
