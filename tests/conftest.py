@@ -1,4 +1,5 @@
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -54,7 +55,8 @@ def postgres_url():
     bin_dir = find_postgres_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL is not installed (.ci/run installs it: apt-get install postgresql)")
-    pytest.importorskip("psycopg2")
+    if not any(importlib.util.find_spec(driver) for driver in ("psycopg", "psycopg2")):
+        pytest.skip("no PostgreSQL driver: pip install 'psycopg[binary]' (in the test extra)")
     # Not under pytest's tmp folders: they are private to root, and the server runs as another user.
     root = Path(tempfile.mkdtemp(prefix="tacotron-postgres-"))
     data, sockets = root / "data", root / "sockets"
