@@ -76,7 +76,10 @@ def test_telegram_gets_start_cards_photo_audio_alerts_and_finish(
                              "action": "raise guided-attention weight", "before": 30, "after": 60}),
                 ("phase", {"from": "pre_alignment", "to": "alignment_learning",
                            "reason": "step >= 3"})],
-            5: [("alert", {"rule": "exploding_gradient", "message": "grad norm 1e4"})] * 5}
+            5: [("alert", {"rule": "exploding_gradient", "message": "grad norm 1e4"})] * 5
+               + [("autofix", {"rule": "raise_guided_weight", "observed": {"diagonality": 0.3},
+                               "action": "raise guided-attention weight", "before": 60,
+                               "after": 120})]}
     with RecordingBotServer() as server:
         telegram_env(server.url)
         config = fast_config("train.max_steps=8", "monitor.telegram=true",
@@ -110,8 +113,9 @@ def test_telegram_gets_start_cards_photo_audio_alerts_and_finish(
         assert rate == 22050 and len(waveform) > 0
     texts = [r.fields["text"] for r in requests if r.method == "sendMessage"]
     autofix = [t for t in texts if "auto-fix" in t]
-    assert len(autofix) == 1 and "raise_guided_weight" in autofix[0] and "30 → 60" in autofix[0]
-    assert "diagonality=0.21" in autofix[0]
+    # Every auto-fix action is told (the controller limits them itself), even within the cooldown.
+    assert len(autofix) == 2 and "raise_guided_weight" in autofix[0] and "30 → 60" in autofix[0]
+    assert "diagonality=0.21" in autofix[0] and "60 → 120" in autofix[1]
     assert sum("phase pre_alignment → <b>alignment_learning</b>" in t for t in texts) == 1
     assert sum("exploding_gradient" in t for t in texts) == 1
     assert methods.index("sendPhoto") > methods.index("sendMessage")

@@ -286,7 +286,8 @@ class MonitorConfig:
     # A progress card every N steps; 0 = one after every validation (with its alignment picture).
     telegram_progress_every_steps: int = 0
     telegram_send_audio: bool = True  # the validation sample (Griffin-Lim) with each new picture
-    # An alert of the same kind and rule within this many seconds is counted, not sent again.
+    # An alert (or phase change) of the same kind and rule within this many seconds is counted,
+    # not sent again. Auto-fix actions are always sent (autofix.* limits them).
     telegram_alert_cooldown_seconds: float = 600.0
     # Network sinks deliver from a background thread: a bounded queue (oldest dropped past it),
     # retries with exponential backoff, and at the end at most flush_seconds to send what is left.

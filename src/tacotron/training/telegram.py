@@ -290,6 +290,10 @@ class TelegramNotifier(Callback):
         elif event.kind == "crash":
             self.send_text(f"crash alert step {event.step}", event_message(run, event))
             self.close()
+        elif event.kind == "autofix":
+            # Each action changed the run; the controller's own cooldown and max_actions already
+            # keep them few, so none is held back.
+            self.send_text(f"autofix step {event.step}", event_message(run, event))
         else:
             key = (event.kind, str(event.fields.get("rule", event.fields.get("to", ""))))
             send, held = self.alerts.admit(key)
