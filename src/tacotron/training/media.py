@@ -1,6 +1,12 @@
 """The picture and the sound of one validation sample, rendered once for every sink that wants
-them (TensorBoard, MLflow, Telegram) and only when first asked for: the network sinks ask on
-their background thread, so the training thread hands over the sample's arrays and goes on."""
+them (TensorBoard, MLflow, Telegram), in the training thread when the validation ends; the network
+sinks' background threads only send the bytes.
+
+Why not render on those threads: Griffin-Lim is torch code, and a second thread running torch ops
+starts a second OpenMP team beside the training loop's. On 2 cores the two teams' spinning
+threads starved each other: benchmarks/monitor_overhead.py measured Telegram (pictures and audio
+rendered in the background) slowing training by 33%, and one Griffin-Lim taking 14 s instead of
+a fraction of a second. Rendered here it costs its plain time once per validation."""
 
 from __future__ import annotations
 
@@ -64,7 +70,11 @@ class MediaCache:
         self.latest: SampleMedia | None = None
 
     def get(self, step: int, sample, audio_config: AudioConfig) -> SampleMedia:
+        """The media of this step's sample, rendered now if they are new (call it from the
+        training thread)."""
         with self.lock:
             if self.latest is None or self.latest.step != step:
                 self.latest = SampleMedia(step, sample, audio_config)
+                self.latest.png()
+                self.latest.wav()
             return self.latest
