@@ -16,6 +16,7 @@ import argparse
 import email.parser
 import email.policy
 import json
+import signal
 import threading
 import time
 import urllib.parse
@@ -149,6 +150,10 @@ def main() -> None:
                 handle.write(line + "\n")
 
     server.on_request = record
+    # Ctrl-C / SIGINT stops it even when started from a background job, which inherits SIGINT
+    # ignored (Python then installs no KeyboardInterrupt handler); SIGTERM stops it the same way.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     print(f"listening on {server.url}", flush=True)
     try:
         server.httpd.serve_forever()
