@@ -45,8 +45,7 @@ class StopServerAt(Callback):
 
     def on_step_end(self, trainer, logs):
         if trainer.step == self.step and self.server.poll() is None:
-            self.server.send_signal(signal.SIGINT)
-            self.server.wait(10)
+            self.server.send_signal(signal.SIGINT)  # reaped after the run: no wait in the loop
 
 
 def free_port() -> int:
@@ -87,8 +86,9 @@ def run_once(mode: str, config_overrides: list[str], prepared, steps: int, work:
         started = time.perf_counter()
         trainer.fit()
         fit_seconds = time.perf_counter() - started
-    if server is not None and server.poll() is None:
-        server.send_signal(signal.SIGINT)
+    if server is not None:
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
         server.wait(10)
     timed = clock.times[WARMUP_STEPS - 1:]
     methods = [json.loads(line)["method"] for line in log.read_text().splitlines()] \
