@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ import yaml
 
 from conftest import FAST_OVERRIDES
 from tacotron.config import ConfigError, load_config
-from tacotron.training.dashboards import find_stores
+from tacotron.training.dashboards import (find_remote_studies, find_script, find_stores,
+                                          start_services, stop_services, wait_until_ready)
 
 optuna = pytest.importorskip("optuna")
 
@@ -158,7 +160,9 @@ def trials_of(storage: str, study: str):
 
 @pytest.mark.slow
 def test_two_workers_share_a_postgres_study_under_one_trial_cap(corpus_en, tmp_path, postgres_url):
-    workers = [subprocess.Popen(tune_command(corpus_en, tmp_path / f"worker{i}", postgres_url,
+    # The server trusts loopback, so any password is accepted: it must not be written anywhere.
+    with_password = postgres_url.replace("postgres@", "postgres:s3cret@")
+    workers = [subprocess.Popen(tune_command(corpus_en, tmp_path / f"worker{i}", with_password,
                                              "shared", 4, "--budget-steps", "20"),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for i in range(2)]
@@ -170,6 +174,23 @@ def test_two_workers_share_a_postgres_study_under_one_trial_cap(corpus_en, tmp_p
     assert len({t.user_attrs["worker"] for t in trained}) == 2  # both did work
     # Every trial not trained was one that lost the race for the last slot and never trained.
     assert all("skipped" in t.user_attrs for t in trials if t not in trained)
+    assert "s3cret" not in "".join(outputs) and "postgres:***@" in outputs[0]
+
+    # `tacotron monitor` finds the study through the tuning folders' study.json (no password)
+    # and serves it in optuna-dashboard.
+    assert all("s3cret" not in path.read_text() for path in tmp_path.rglob("*.json"))
+    remote = find_remote_studies(tmp_path)
+    assert [label for label, _ in remote] == ["shared"]
+    if find_script("optuna-dashboard"):
+        services = start_services(tmp_path, tmp_path, say=lambda line: None)
+        try:
+            dashboards = [s for s in services if s.name == "optuna-dashboard (shared)"]
+            assert len(dashboards) == 1
+            assert wait_until_ready(dashboards, 120, say=lambda line: None) == []
+            with urllib.request.urlopen(dashboards[0].url + "api/studies", timeout=10) as response:
+                assert "shared" in response.read().decode()
+        finally:
+            stop_services(services)
 
 
 @pytest.mark.slow

@@ -2,13 +2,16 @@
 
 TensorBoard over the whole folder; one MLflow UI per MLflow store found in it (the default store
 is RUN/mlflow.db, one per run; runs that share `monitor.mlflow_tracking_uri=sqlite:///...` share
-one); optuna-dashboard for each Optuna study storage (a SQLite file). Stores are recognised by
-their tables, not their names. Each service runs in its own process group, so stopping it
+one); optuna-dashboard for each Optuna study storage: a SQLite file, or a database server named
+in a tuning folder's `study.json` (written by `tacotron tune --storage URL`, without the password:
+the PostgreSQL driver takes it from PGPASSWORD or ~/.pgpass). Stores are recognised by their
+tables, not their names. Each service runs in its own process group, so stopping it
 (Ctrl-C) also ends the workers it forked.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -68,6 +71,22 @@ def find_stores(runs_dir: Path) -> tuple[list[Path], list[Path]]:
     return mlflow, optuna
 
 
+STUDY_POINTER = "study.json"  # {"study": NAME, "storage": URL}: a study kept on a database server
+
+
+def find_remote_studies(runs_dir: Path) -> list[tuple[str, str]]:
+    """(label, storage URL) of the study.json pointers in RUNS_DIR and its subfolders, one per URL."""
+    found: dict[str, str] = {}
+    for depth in range(STORE_SEARCH_DEPTH):
+        for path in sorted(runs_dir.glob("/".join(["*"] * depth + [STUDY_POINTER]))):
+            try:
+                pointer = json.loads(path.read_text(encoding="utf-8"))
+                found.setdefault(pointer["storage"], pointer["study"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+    return [(label, url) for url, label in found.items()]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
@@ -121,15 +140,17 @@ def start_services(runs_dir: Path, log_dir: Path, say: Callable[[str], None] = p
             env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}))
     if not mlflow_stores:
         say("mlflow: no MLflow store under this folder (train with monitor.mlflow=true)")
-    dashboard = find_script("optuna-dashboard") if studies else None
-    if studies and dashboard is None:
+    storages = [(study.name, f"sqlite:///{study}") for study in studies]
+    storages += find_remote_studies(runs_dir)
+    dashboard = find_script("optuna-dashboard") if storages else None
+    if storages and dashboard is None:
         say("optuna-dashboard: studies found but it is not installed "
             "(pip install 'tacotron[monitor]')")
-    for study in studies if dashboard else []:
+    for label, url in storages if dashboard else []:
         port = free_port()
-        services.append(start(f"optuna-dashboard ({study.name})",
-                              [dashboard, f"sqlite:///{study}", "--host", HOST, "--port", str(port)],
-                              port, log_dir, study.parent))
+        services.append(start(f"optuna-dashboard ({label})",
+                              [dashboard, url, "--host", HOST, "--port", str(port)],
+                              port, log_dir, runs_dir))
     return services
 
 

@@ -39,6 +39,7 @@ import yaml
 from tacotron.config import Config, ConfigError, set_value, validate
 from tacotron.errors import UserError
 from tacotron.files import atomic_write_text
+from tacotron.training.dashboards import STUDY_POINTER
 from tacotron.training.trainer import Callback, Trainer
 
 DIAGONALITY, GATE_ERROR = "diagonality", "gate_error"
@@ -242,6 +243,15 @@ def with_driver(url: str) -> str:
     raise UserError("a PostgreSQL storage needs a driver: pip install 'tacotron[tune]'")
 
 
+def without_password(url: str) -> str:
+    """The storage URL with its password removed (for files: the driver reads PGPASSWORD)."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    return f"{scheme}{sep}{credentials.split(':')[0]}@{host}"
+
+
 def redact(url: str) -> str:
     """The storage URL without its password, for messages."""
     scheme, sep, rest = url.partition("://")
@@ -329,6 +339,10 @@ def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
         raise UserError("--trials must be at least 1")
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if storage and not storage.startswith("sqlite"):
+        # Where `tacotron monitor` finds a study on a database server (SQLite files it finds).
+        atomic_write_text(out / STUDY_POINTER, json.dumps(
+            {"study": study_name, "storage": without_password(with_driver(storage))}))
     storage = storage or f"sqlite:///{out / 'study.db'}"
     specs = parse_space(base.tune.space, base)
     if not specs:
