@@ -11,7 +11,6 @@ a fraction of a second. Rendered here it costs its plain time once per validatio
 from __future__ import annotations
 
 import io
-import threading
 
 import numpy as np
 import soundfile
@@ -22,59 +21,32 @@ from tacotron.training.plots import alignment_png
 
 
 class SampleMedia:
+    """One validation sample, rendered when made: `png` (teacher-forced and free-running
+    alignment side by side), `waveform` (the free-running mel through Griffin-Lim, clipped to
+    [-1, 1], float32) and `wav` (that waveform as 16-bit PCM WAV bytes)."""
+
     def __init__(self, step: int, sample, audio_config: AudioConfig):
         self.step = step
         self.text = sample.text
-        self.teacher_forced = sample.teacher_forced
-        self.free_running = sample.free_running
-        self.mel = sample.mel
-        self.audio_config = audio_config
-        self.lock = threading.Lock()
-        self._png: bytes | None = None
-        self._waveform: np.ndarray | None = None
-        self._wav: bytes | None = None
-
-    def png(self) -> bytes:
-        """Teacher-forced and free-running alignment side by side, as PNG bytes."""
-        with self.lock:
-            if self._png is None:
-                self._png = alignment_png([("teacher-forced", self.teacher_forced),
-                                           ("free-running", self.free_running)],
-                                          f"step {self.step}: {self.text[:90]}")
-            return self._png
-
-    def waveform(self) -> np.ndarray:
-        """The free-running mel through Griffin-Lim, clipped to [-1, 1] (float32)."""
-        with self.lock:
-            if self._waveform is None:
-                self._waveform = np.clip(griffin_lim(self.mel, self.audio_config), -1.0, 1.0)
-            return self._waveform
-
-    def wav(self) -> bytes:
-        """waveform() as 16-bit PCM WAV bytes."""
-        waveform = self.waveform()
-        with self.lock:
-            if self._wav is None:
-                buffer = io.BytesIO()
-                soundfile.write(buffer, waveform, self.audio_config.sample_rate,
-                                subtype="PCM_16", format="WAV")
-                self._wav = buffer.getvalue()
-            return self._wav
+        self.png: bytes = alignment_png([("teacher-forced", sample.teacher_forced),
+                                         ("free-running", sample.free_running)],
+                                        f"step {step}: {sample.text[:90]}")
+        self.waveform: np.ndarray = np.clip(griffin_lim(sample.mel, audio_config), -1.0, 1.0)
+        buffer = io.BytesIO()
+        soundfile.write(buffer, self.waveform, audio_config.sample_rate, subtype="PCM_16",
+                        format="WAV")
+        self.wav: bytes = buffer.getvalue()
 
 
 class MediaCache:
-    """One SampleMedia per validation step, shared by the sinks of a run."""
+    """One SampleMedia per validation step, shared by the sinks of a run. Only the training
+    thread calls `get`; the sinks' threads read the finished bytes."""
 
     def __init__(self):
-        self.lock = threading.Lock()
         self.latest: SampleMedia | None = None
 
     def get(self, step: int, sample, audio_config: AudioConfig) -> SampleMedia:
-        """The media of this step's sample, rendered now if they are new (call it from the
-        training thread)."""
-        with self.lock:
-            if self.latest is None or self.latest.step != step:
-                self.latest = SampleMedia(step, sample, audio_config)
-                self.latest.png()
-                self.latest.wav()
-            return self.latest
+        """The media of this step's sample, rendered now if they are new."""
+        if self.latest is None or self.latest.step != step:
+            self.latest = SampleMedia(step, sample, audio_config)
+        return self.latest

@@ -184,9 +184,9 @@ class MlflowLogger(Callback):
         media = self.media.get(trainer.step, sample, trainer.config.audio)
         name = f"step_{trainer.step:07d}"
         self.worker.submit(f"alignment picture step {trainer.step}",
-                           lambda: self.log_bytes(media.png(), f"{name}.png", "alignment"))
+                           lambda: self.log_bytes(media.png, f"{name}.png", "alignment"))
         self.worker.submit(f"audio sample step {trainer.step}",
-                           lambda: self.log_bytes(media.wav(), f"{name}.wav", "audio"))
+                           lambda: self.log_bytes(media.wav, f"{name}.wav", "audio"))
 
     @never_raises
     def on_event(self, trainer: Trainer, event: Event) -> None:

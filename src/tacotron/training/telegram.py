@@ -334,11 +334,11 @@ class TelegramNotifier(Callback):
         self.send_media(f"progress card step {trainer.step}", media, card)
 
     def send_media(self, description: str, media: SampleMedia, caption: str) -> None:
-        self.worker.submit(description, lambda: self.bot.send_photo(media.png(), caption))
+        self.worker.submit(description, lambda: self.bot.send_photo(media.png, caption))
         if self.monitor.telegram_send_audio:
             audio_caption = f"step {media.step}: {_e(media.text[:200])}"
             self.worker.submit(f"audio sample step {media.step}",
-                               lambda: self.bot.send_audio(media.wav(), audio_caption,
+                               lambda: self.bot.send_audio(media.wav, audio_caption,
                                                            f"step_{media.step:07d}"))
 
     @never_raises

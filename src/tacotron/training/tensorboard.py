@@ -48,7 +48,7 @@ class TensorBoardLogger(Callback):
                                    ("free-running", sample.free_running)], sample.text[:90])
         self.writer.add_figure("val/alignment", figure, trainer.step)
         if self.media is not None:
-            audio = self.media.get(trainer.step, sample, trainer.config.audio).waveform()
+            audio = self.media.get(trainer.step, sample, trainer.config.audio).waveform
         else:
             audio = np.clip(griffin_lim(sample.mel, trainer.config.audio), -1, 1)
         self.writer.add_audio("val/free_running", audio[None, :], trainer.step,
