@@ -56,13 +56,18 @@ def sqlite_tables(path: Path) -> set[str]:
         return set()
 
 
+def files_near(runs_dir: Path, pattern: str) -> list[Path]:
+    """Files matching `pattern` in RUNS_DIR and its subfolders (STORE_SEARCH_DEPTH levels)."""
+    found = []
+    for depth in range(STORE_SEARCH_DEPTH):
+        found += sorted(runs_dir.glob("/".join(["*"] * depth + [pattern])))
+    return found
+
+
 def find_stores(runs_dir: Path) -> tuple[list[Path], list[Path]]:
     """(MLflow stores, Optuna storages) among the SQLite files in RUNS_DIR and its subfolders."""
-    candidates = []
-    for depth in range(STORE_SEARCH_DEPTH):
-        candidates += sorted(runs_dir.glob("/".join(["*"] * depth + ["*.db"])))
     mlflow, optuna = [], []
-    for path in candidates:
+    for path in files_near(runs_dir, "*.db"):
         tables = sqlite_tables(path)
         if {"experiments", "runs", "metrics"} <= tables:
             mlflow.append(path)
@@ -77,13 +82,12 @@ STUDY_POINTER = "study.json"  # {"study": NAME, "storage": URL}: a study kept on
 def find_remote_studies(runs_dir: Path) -> list[tuple[str, str]]:
     """(label, storage URL) of the study.json pointers in RUNS_DIR and its subfolders, one per URL."""
     found: dict[str, str] = {}
-    for depth in range(STORE_SEARCH_DEPTH):
-        for path in sorted(runs_dir.glob("/".join(["*"] * depth + [STUDY_POINTER]))):
-            try:
-                pointer = json.loads(path.read_text(encoding="utf-8"))
-                found.setdefault(pointer["storage"], pointer["study"])
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
+    for path in files_near(runs_dir, STUDY_POINTER):
+        try:
+            pointer = json.loads(path.read_text(encoding="utf-8"))
+            found.setdefault(pointer["storage"], pointer["study"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
     return [(label, url) for url, label in found.items()]
 
 

@@ -243,24 +243,20 @@ def with_driver(url: str) -> str:
     raise UserError("a PostgreSQL storage needs a driver: pip install 'tacotron[tune]'")
 
 
-def without_password(url: str) -> str:
-    """The storage URL with its password removed (for files: the driver reads PGPASSWORD)."""
+def replace_password(url: str, replacement: str | None) -> str:
+    """The storage URL with its password replaced by `replacement` (None: removed, for files;
+    the driver then reads PGPASSWORD). A URL without a password is returned as it is."""
     scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
         return url
-    credentials, _, host = rest.rpartition("@")
-    return f"{scheme}{sep}{credentials.split(':')[0]}@{host}"
+    user = credentials.split(":")[0]
+    return f"{scheme}{sep}{user}{'' if replacement is None else ':' + replacement}@{host}"
 
 
 def redact(url: str) -> str:
-    """The storage URL without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    if ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':')[0]}:***@{host}"
+    """The storage URL with its password as ***, for messages."""
+    return replace_password(url, "***")
 
 
 # ---------------------------------------------------------------------------- one trial
@@ -277,7 +273,7 @@ class TrialReporter(Callback):
         if (self.aligned_at is None
                 and metrics[DIAGONALITY] >= self.config.schedule.quality_diagonality):
             self.aligned_at = trainer.step
-        self.trial.report(value if math.isfinite(value) else sys.float_info.max, trainer.step)
+        self.trial.report(storable(value), trainer.step)
         self.trial.set_user_attr("figures", {
             "step": trainer.step, "objective": value, "mel_l1": metrics["mel_l1"],
             DIAGONALITY: metrics[DIAGONALITY], GATE_ERROR: gate_error(metrics),
@@ -285,6 +281,12 @@ class TrialReporter(Callback):
         if self.trial.should_prune():
             trainer.emit("pruned", objective=value, warmup_steps=pruner_warmup_steps(self.config))
             trainer.request_stop("pruned")
+
+
+def storable(value: float) -> float:
+    """The objective as the study stores it: a diverged trial's +inf becomes the largest float
+    (a storage cannot hold inf, and it still ranks last)."""
+    return value if math.isfinite(value) else sys.float_info.max
 
 
 class CapReached(Exception):
@@ -342,7 +344,7 @@ def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
     if storage and not storage.startswith("sqlite"):
         # Where `tacotron monitor` finds a study on a database server (SQLite files it finds).
         atomic_write_text(out / STUDY_POINTER, json.dumps(
-            {"study": study_name, "storage": without_password(with_driver(storage))}))
+            {"study": study_name, "storage": replace_password(with_driver(storage), None)}))
     storage = storage or f"sqlite:///{out / 'study.db'}"
     specs = parse_space(base.tune.space, base)
     if not specs:
@@ -353,7 +355,8 @@ def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
     study = open_study(study_name, storage, base)
     warmup = pruner_warmup_steps(base)
     done = sum(trial_states(study).get(state, 0) for state in TRAINED_STATES)
-    say(f"study '{study_name}' in {redact(storage)}: {done} of {trials} trials done; {len(specs)} parameters, {base.tune.budget_steps} steps a trial, "
+    say(f"study '{study_name}' in {redact(storage)}: {done} of {trials} trials done; "
+        f"{len(specs)} parameters, {base.tune.budget_steps} steps a trial, "
         f"pruner {base.tune.pruner} from step {warmup}")
     if base.tune.pruner != "none" and warmup >= base.tune.budget_steps:
         say(f"note: the pruner's warm-up ({warmup} steps) is not below the budget "
@@ -390,14 +393,13 @@ def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
             trial.set_user_attr("error", f"{type(error).__name__}: {error}")
             raise
         value = tuning_objective(metrics, config)
-        figures = trial.user_attrs.get("figures", {})
         if trainer.finished_reason == "pruned":
             say(f"trial {trial.number} pruned at step {trainer.step} (objective {value:.4f})")
             raise optuna.TrialPruned()
         say(f"trial {trial.number} finished at step {trainer.step}: objective {value:.4f} "
-            f"(mel L1 {figures.get('mel_l1', math.nan):.4f}, diagonality "
-            f"{figures.get(DIAGONALITY, math.nan):.3f}, gate error {figures.get(GATE_ERROR, math.nan):.3f})")
-        return value if math.isfinite(value) else sys.float_info.max
+            f"(mel L1 {metrics['mel_l1']:.4f}, diagonality {metrics[DIAGONALITY]:.3f}, "
+            f"gate error {gate_error(metrics):.3f})")
+        return storable(value)
 
     started = time.monotonic()
     failures_in_a_row = 0
