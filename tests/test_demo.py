@@ -18,7 +18,12 @@ def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert (corpus_en / "metadata.csv").read_text() == metadata  # a named corpus is never rewritten
     report = json.loads((out / "report.json").read_text())
-    assert report["steps"] > 0 and 9 <= report["seconds"] <= 60
+    # The budget decides when training stops, not how fast this machine is: a run stopped by the
+    # clock trained at least the budget (0.15 min), one stopped by max_steps took any time.
+    assert report["steps"] > 0 and report["seconds"] > 0
+    assert report["stop_reason"] in ("time_budget", "max_steps")
+    if report["stop_reason"] == "time_budget":
+        assert report["seconds"] >= 9
     assert set(report["val"]) == {"diagonality", "focus_rate", "monotonicity", "mel_l1"}
     assert all(0.0 <= report["val"][k] <= 1.0 for k in ("diagonality", "focus_rate", "monotonicity"))
     assert len(report["infer"]) >= 4
@@ -26,7 +31,9 @@ def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
         assert {"text", "frames", "stopped_by_gate", "diagonality", "focus_rate"} <= set(entry)
         assert entry["frames"] > 0 and isinstance(entry["stopped_by_gate"], bool)
     audio, rate = soundfile.read(out / "sample.wav")
-    assert rate == 22050 and len(audio) == report["infer"][0]["frames"] * 256
+    # Post-processing trims leading/trailing silence, so the sample is at most the decoded frames
+    # (256 samples each) and how much is trimmed depends on how far the model got.
+    assert rate == 22050 and 0 < len(audio) <= report["infer"][0]["frames"] * 256
     assert report["vocoder"] == "griffin-lim"
     assert np.isfinite(audio).all()
     png = (out / "alignment.png").read_bytes()
