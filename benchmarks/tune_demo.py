@@ -24,7 +24,7 @@ from tacotron.config import load_config
 from tacotron.data.corpus import make_corpus
 from tacotron.data.prepare import prepare
 from tacotron.training.trainer import Trainer
-from tacotron.training.tuning import trial_config, tune, tuning_objective
+from tacotron.tuning.search import trial_config, tune, tuning_objective
 
 # A CPU-sized space: the parameters, with batch sizes and reduction factors the 2-core
 # machine trains at about one step a second.

@@ -5,7 +5,7 @@ import sys
 
 import torch
 
-from tacotron.training import checkpoint as ckpt
+from tacotron.runs import checkpoint as ckpt
 
 from conftest import FAST_OVERRIDES
 

@@ -168,7 +168,7 @@ def test_unknown_inference_mode_is_a_config_error():
 
 def test_synth_cli_speaks_a_long_russian_text_with_every_sentence_scored(tmp_path):
     from tacotron.cli import main
-    from tacotron.training import checkpoint as ckpt
+    from tacotron.runs import checkpoint as ckpt
 
     synthesizer = tiny_synthesizer("inference.max_retries=0", "inference.gate_threshold_start=null",
                                    gate_probability=0.99, language="ru")

@@ -13,12 +13,12 @@ import soundfile
 
 from tacotron.data.prepare import prepare
 from tacotron.errors import UserError
-from tacotron.training.bot_server import RecordingBotServer
-from tacotron.training.delivery import DeliveryWorker
-from tacotron.training.events import Event
-from tacotron.training.monitoring import HealthAlerts, build_callbacks
-from tacotron.training.progress import eta_seconds
-from tacotron.training.telegram import AlertGate
+from bot_server import RecordingBotServer
+from tacotron.monitoring.delivery import DeliveryWorker
+from tacotron.runs.events import Event
+from tacotron.monitoring.sinks import HealthAlerts, build_callbacks
+from tacotron.monitoring.progress import eta_seconds
+from tacotron.monitoring.telegram import AlertGate
 from tacotron.training.trainer import Callback, Trainer
 
 TOKEN = "987654:SECRET-test-token-do-not-log"
@@ -178,7 +178,7 @@ def test_telegram_server_down_training_finishes_with_one_warning(
 
 def test_telegram_rejected_token_is_one_warning_and_redacted(tmp_path, telegram_env, caplog):
     from tacotron.config import MonitorConfig
-    from tacotron.training.telegram import BotApi
+    from tacotron.monitoring.telegram import BotApi
 
     with RecordingBotServer(fail_with=401) as server:
         bot = BotApi(TOKEN, "1", server.url)
@@ -333,7 +333,7 @@ def test_mlflow_run_holds_params_metrics_artifacts_and_resumes(corpus_en, fast_c
 
 def test_status_reads_a_run_while_it_trains_and_after(corpus_en, fast_config, tmp_path, capsys):
     from tacotron.cli import main
-    from tacotron.training.status import format_status, read_status
+    from tacotron.monitoring.status import format_status, read_status
 
     run_dir = tmp_path / "run"
     seen = {}
@@ -409,7 +409,7 @@ def test_monitor_serves_tensorboard_mlflow_optuna_and_stops_them_all(tmp_path):
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         optuna.create_study(study_name="s", storage=f"sqlite:///{runs / 'tune.db'}")
-        from tacotron.training.dashboards import find_script
+        from tacotron.monitoring.dashboards import find_script
 
         if find_script("optuna-dashboard"):
             services.add("optuna-dashboard")

@@ -12,8 +12,8 @@ import soundfile
 import torch
 
 from tacotron.data.prepare import prepare
-from tacotron.training import checkpoint as ckpt
-from tacotron.training.events import read_events
+from tacotron.runs import checkpoint as ckpt
+from tacotron.runs.events import read_events
 from tacotron.training.trainer import Callback, Trainer
 
 from conftest import FAST_OVERRIDES
@@ -159,7 +159,7 @@ def test_synth_cli_writes_audio_within_the_length_cap(corpus_en, fast_config, tm
 def test_tensorboard_gets_losses_lr_grad_norm_images_audio(corpus_en, fast_config, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from tacotron.training.tensorboard import TensorBoardLogger
+    from tacotron.monitoring.tensorboard import TensorBoardLogger
 
     train(fast_config("train.max_steps=4"), corpus_en, tmp_path / "run",
           callbacks=[TensorBoardLogger()])

@@ -12,9 +12,9 @@ from tacotron.data.prepare import prepare
 from tacotron.model.losses import (ctc_alignment_loss, ddc_alignment_loss,
                                    monotonic_alignment_loss, spectral_mel_loss)
 from tacotron.model.tacotron2 import Tacotron2
-from tacotron.training import checkpoint as ckpt
-from tacotron.training.autofix import AutoFix
-from tacotron.training.events import read_events
+from tacotron.runs import checkpoint as ckpt
+from tacotron.training.controller import AutoFix
+from tacotron.runs.events import read_events
 from tacotron.training.schedules import (Controls, guided_attention_sigma,
                                          guided_attention_weight, next_phase,
                                          teacher_forcing_ratio)
@@ -236,7 +236,7 @@ def test_plateau_lowers_lr_then_stops_early():
 
 
 def test_plan_explains_its_estimate(corpus_en, fast_config):
-    from tacotron.training.plan import MIN_STEPS, epochs_for, plan_training
+    from tacotron.training.duration_plan import MIN_STEPS, epochs_for, plan_training
 
     assert epochs_for(24.0) == pytest.approx(500.0) and epochs_for(6.0) == pytest.approx(1000.0)
     plan = plan_training(corpus_en, fast_config(), probe_steps=2, progress=False)

@@ -16,12 +16,12 @@ import yaml
 
 from conftest import FAST_OVERRIDES
 from tacotron.config import ConfigError, load_config
-from tacotron.training.dashboards import (find_remote_studies, find_script, find_stores,
+from tacotron.monitoring.dashboards import (find_remote_studies, find_script, find_stores,
                                           start_services, stop_services, wait_until_ready)
 
 optuna = pytest.importorskip("optuna")
 
-from tacotron.training.tuning import (build_pruner, build_sampler, open_study,  # noqa: E402
+from tacotron.tuning.search import (build_pruner, build_sampler, open_study,  # noqa: E402
                                       parse_space, pruner_warmup_steps, tune, tuning_objective)
 
 # A small space that stays valid with the fast test model.

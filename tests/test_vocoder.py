@@ -21,7 +21,7 @@ from tacotron.model.hifigan import (Generator, GeneratorSpec, MultiPeriodDiscrim
                                     save_official_generator)
 from tacotron.model.tacotron2 import Tacotron2
 from tacotron.text import get_frontend
-from tacotron.training import checkpoint as ckpt
+from tacotron.runs import checkpoint as ckpt
 
 # Upsamples 8 * 8 * 4 = 256 like V3, with 32 channels: fast enough for every test below.
 TINY_SPEC = GeneratorSpec([8, 8, 4], [16, 16, 8], 32, "2", [3, 5], [[1, 2], [2, 6]])
@@ -150,7 +150,7 @@ VOCODER_FAST = ["train.batch_size=1", "vocoder.segment_size=1024", "train.num_th
 
 def test_vocoder_training_checkpoints_and_resumes_exactly(corpus_en, tmp_path, capsys):
     from tacotron.cli import main
-    from tacotron.training.events import read_events
+    from tacotron.runs.events import read_events
     from tacotron.training.vocoder_training import train_vocoder, vocoder_config
 
     # 2 steps through the CLI, then 1 more on resume, against 3 steps in one go.

@@ -42,7 +42,7 @@ def cmd_train(args) -> None:
     import torch.distributed as dist
 
     from tacotron.data.prepare import load_prepared, prepare
-    from tacotron.training.monitoring import build_callbacks
+    from tacotron.monitoring.sinks import build_callbacks
     from tacotron.training.trainer import Trainer, distributed_context
 
     config = config_from_args(args)
@@ -119,14 +119,14 @@ def cmd_synth(args) -> None:
 
 
 def cmd_plan(args) -> None:
-    from tacotron.training.plan import plan_training
+    from tacotron.training.duration_plan import plan_training
 
     plan = plan_training(args.data, config_from_args(args), probe_steps=args.probe_steps)
     print(plan.explain())
 
 
 def cmd_diagnose(args) -> None:
-    from tacotron.training.diagnose import diagnose
+    from tacotron.monitoring.alignment_report import diagnose
 
     report = diagnose(args.checkpoint, args.data, args.out, max_validation=args.sentences,
                       max_held_out=args.sentences, overrides=args.overrides)
@@ -134,7 +134,7 @@ def cmd_diagnose(args) -> None:
 
 
 def cmd_tune(args) -> None:
-    from tacotron.training.tuning import tune
+    from tacotron.tuning.search import tune
 
     extra = [f"tune.budget_steps={args.budget_steps}"] if args.budget_steps else []
     config = config_from_args(args, extra)
@@ -155,14 +155,14 @@ def cmd_demo(args) -> None:
 
 
 def cmd_status(args) -> None:
-    from tacotron.training.status import format_status, read_status
+    from tacotron.monitoring.status import format_status, read_status
 
     status = read_status(args.run_dir, last_events=args.events)
     print(json.dumps(status, indent=2) if args.json else format_status(status))
 
 
 def cmd_monitor(args) -> None:
-    from tacotron.training.dashboards import run_monitor
+    from tacotron.monitoring.dashboards import run_monitor
 
     run_monitor(args.runs, ready_timeout=args.ready_timeout,
                 say=lambda line: print(line, flush=True))

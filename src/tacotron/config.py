@@ -268,7 +268,7 @@ class PostprocessConfig:
 
 @dataclass
 class MonitorConfig:
-    """Who is told about a run while it trains (training/monitoring.py builds the sinks).
+    """Who is told about a run while it trains (monitoring/sinks.py builds the sinks).
     Telegram's bot token and chat id come only from the environment (TELEGRAM_BOT_TOKEN,
     TELEGRAM_CHAT_ID), never from a config file, so they are never saved with a checkpoint."""
 
@@ -323,7 +323,7 @@ class VocoderConfig:
 
 @dataclass
 class TuneConfig:
-    """`tacotron tune` (training/tuning.py): an Optuna study whose trials are ordinary training runs
+    """`tacotron tune` (tuning/search.py): an Optuna study whose trials are ordinary training runs
     of the config with the `space` keys sampled."""
 
     # One entry per tuned config key: KEY=log:LOW:HIGH (log-uniform), KEY=uniform:LOW:HIGH,

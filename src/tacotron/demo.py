@@ -16,10 +16,10 @@ from tacotron.data.prepare import prepare
 from tacotron.files import atomic_write_text
 from tacotron.inference import Synthesizer
 from tacotron.model.alignment_metrics import mean_scores, score_alignment
-from tacotron.training import checkpoint as ckpt
-from tacotron.training.diagnose import mel_of_wav, teacher_forced_alignment
-from tacotron.training.plots import save_alignment_png
-from tacotron.training.monitoring import build_callbacks
+from tacotron.runs import checkpoint as ckpt
+from tacotron.monitoring.alignment_report import mel_of_wav, teacher_forced_alignment
+from tacotron.monitoring.plots import save_alignment_png
+from tacotron.monitoring.sinks import build_callbacks
 from tacotron.training.trainer import Trainer
 
 INFER_SENTENCES = 6  # ordinary-length held-out sentences spoken free-running for the report

@@ -30,7 +30,7 @@ from tacotron.files import atomic_write_text
 from tacotron.inference.vocoder import HifiGanVocoder, load_vocoder
 from tacotron.model.tacotron2 import DecoderState, Tacotron2
 from tacotron.text import get_frontend
-from tacotron.training import checkpoint as ckpt
+from tacotron.runs import checkpoint as ckpt
 
 MANIFEST = "tacotron_onnx.json"
 FORMAT = "tacotron-onnx-1"

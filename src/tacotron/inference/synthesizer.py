@@ -29,7 +29,7 @@ from tacotron.inference.vocoder import GriffinLimVocoder, Vocoder, load_vocoder
 from tacotron.model.alignment_metrics import AlignmentScores, score_alignment
 from tacotron.model.tacotron2 import Tacotron2
 from tacotron.text import Frontend, get_frontend, segmentation
-from tacotron.training import checkpoint as ckpt
+from tacotron.runs import checkpoint as ckpt
 
 
 @dataclass

@@ -92,7 +92,7 @@ def load_generator(source: str | Path, map_location: str | torch.device = "cpu"
                    ) -> tuple[Generator, AudioConfig, str]:
     """(generator with weight norm, the mel settings it was trained on, a name for messages) from
     `universal`, `ljspeech`, an official checkpoint or folder, or a vocoder run or checkpoint."""
-    from tacotron.training import checkpoint as ckpt
+    from tacotron.runs import checkpoint as ckpt
 
     name = str(source)
     if name in PRETRAINED_FILES:

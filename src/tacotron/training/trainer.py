@@ -1,7 +1,7 @@
 """The one training loop. Read `Trainer.fit` top to bottom: resume, then per step forward,
 loss, backward, clip, optimizer step; every N steps log, validate, checkpoint; stop on the step
 or time budget, on Ctrl-C (which saves first) or when a callback asks. Features plug in as
-`Callback`s; what happens is told as `Event`s (training/events.py).
+`Callback`s; what happens is told as `Event`s (runs/events.py).
 
 What is trained is set up by a few methods (`build`, `train_step`, `validate`, `task_state`,
 `load_task_state`); `Trainer` trains the Tacotron 2 acoustic model, and a subclass that overrides
@@ -43,8 +43,8 @@ from tacotron.model.losses import (LossWeights, Tacotron2Loss, Targets, gate_sco
                                    masked_mel_losses)
 from tacotron.model.tacotron2 import Tacotron2, count_parameters, lengths_to_mask
 from tacotron.text import get_frontend
-from tacotron.training import checkpoint as ckpt
-from tacotron.training.events import Event, append_event
+from tacotron.runs import checkpoint as ckpt
+from tacotron.runs.events import Event, append_event
 from tacotron.training.schedules import (PHASES, Controls, StepSchedule, next_phase,
                                          step_schedule)
 
@@ -156,7 +156,7 @@ class Trainer:
         # unlike callbacks it runs on every rank, so DDP processes change their knobs together.
         self.autofix = None
         if config.autofix.enabled:
-            from tacotron.training.autofix import AutoFix
+            from tacotron.training.controller import AutoFix
 
             self.autofix = AutoFix(config.autofix)
         self.progress = progress

@@ -40,8 +40,8 @@ from tacotron.model.hifigan import (Generator, MultiPeriodDiscriminator, MultiSc
                                     generator_adversarial_loss, generator_spec)
 from tacotron.model.tacotron2 import Tacotron2
 from tacotron.text import get_frontend
-from tacotron.training import checkpoint as ckpt
-from tacotron.training.tensorboard import TensorBoardLogger
+from tacotron.runs import checkpoint as ckpt
+from tacotron.monitoring.tensorboard import TensorBoardLogger
 from tacotron.training.trainer import Trainer
 
 TEACHER_FORCED_DIR = "teacher_forced"

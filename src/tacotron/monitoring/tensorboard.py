@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from tacotron.audio.griffin_lim import griffin_lim
-from tacotron.training.events import Event
-from tacotron.training.media import MediaCache
-from tacotron.training.plots import alignment_figure
+from tacotron.runs.events import Event
+from tacotron.monitoring.media import MediaCache
+from tacotron.monitoring.plots import alignment_figure
 from tacotron.training.trainer import Callback, Trainer, ValidationSample
 
 

@@ -17,7 +17,7 @@ import soundfile
 
 from tacotron.audio.griffin_lim import griffin_lim
 from tacotron.config import AudioConfig
-from tacotron.training.plots import alignment_png
+from tacotron.monitoring.plots import alignment_png
 
 
 class SampleMedia:

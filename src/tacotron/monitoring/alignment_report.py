@@ -26,9 +26,9 @@ from tacotron.audio.mel import MelSpectrogram
 from tacotron.files import atomic_write_text
 from tacotron.inference import Synthesizer
 from tacotron.model.alignment_metrics import AlignmentScores, score_alignment
-from tacotron.training import checkpoint as ckpt
-from tacotron.training.events import read_events
-from tacotron.training.plots import alignment_figure
+from tacotron.runs import checkpoint as ckpt
+from tacotron.runs.events import read_events
+from tacotron.monitoring.plots import alignment_figure
 
 RAW_MODEL = ["inference.max_segment_chars=100000", "inference.max_retries=0",
              "inference.attention_constraint=off"]

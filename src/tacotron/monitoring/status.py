@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from tacotron.errors import UserError
-from tacotron.training import checkpoint as ckpt
-from tacotron.training.events import EVENTS_FILE, Event, read_events
-from tacotron.training.progress import format_duration, read_progress
+from tacotron.runs import checkpoint as ckpt
+from tacotron.runs.events import EVENTS_FILE, Event, read_events
+from tacotron.monitoring.progress import format_duration, read_progress
 
 SHOWN_METRICS = ("mel_l1", "loss", "diagonality", "focus_rate", "monotonicity", "coverage",
                  "gate_accuracy", "stop_error")

@@ -2,7 +2,7 @@
 
 Tests and benchmarks point TELEGRAM_API_URL at it; from a shell it shows what a run would send:
 
-    python -m tacotron.training.bot_server --port 8081 --out requests.jsonl
+    python tests/bot_server.py --port 8081 --out requests.jsonl
     TELEGRAM_API_URL=http://127.0.0.1:8081 TELEGRAM_BOT_TOKEN=123:x TELEGRAM_CHAT_ID=1 \\
         tacotron train ... monitor.telegram=true
 

@@ -39,7 +39,7 @@ import yaml
 from tacotron.config import Config, ConfigError, set_value, validate
 from tacotron.errors import UserError
 from tacotron.files import atomic_write_text
-from tacotron.training.dashboards import STUDY_POINTER
+from tacotron.monitoring.dashboards import STUDY_POINTER
 from tacotron.training.trainer import Callback, Trainer
 
 DIAGONALITY, GATE_ERROR = "diagonality", "gate_error"
@@ -335,7 +335,7 @@ def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
     `timeout_seconds` pass (no new trial starts after it); then write the results to `out`."""
     optuna = require_optuna()
     from tacotron.data.prepare import prepare
-    from tacotron.training.monitoring import build_callbacks
+    from tacotron.monitoring.sinks import build_callbacks
 
     if trials < 1:
         raise UserError("--trials must be at least 1")

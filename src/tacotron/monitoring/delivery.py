@@ -22,7 +22,7 @@ logger = logging.getLogger("tacotron.monitor")
 MAX_BACKOFF_SECONDS = 300.0
 # The worker thread runs at a lower CPU priority (Linux: nice is per thread), so encoding and
 # sending uses cores the training loop leaves idle rather than taking them from it. (Media are
-# rendered in the training thread: see training/media.py.)
+# rendered in the training thread: see monitoring/media.py.)
 WORKER_NICENESS = 10
 
 

@@ -3,9 +3,9 @@ picture and a sample to listen to), at once when something goes wrong, and when 
 
 The bot token and chat id come only from the environment (TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID);
 requests go to `{TELEGRAM_API_URL}/bot{token}/{method}` (default base: the official Bot API), so a
-test points TELEGRAM_API_URL at a local server (training/bot_server.py). The token is never
+test points TELEGRAM_API_URL at a local server (tests/bot_server.py). The token is never
 logged: every error text passes through `redact`. Messages are sent from a background thread
-(training/delivery.py), so a Telegram outage never slows training.
+(monitoring/delivery.py), so a Telegram outage never slows training.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 from tacotron.config import MonitorConfig
 from tacotron.errors import UserError
-from tacotron.training.delivery import DeliveryWorker, PermanentError, RetryAfter, never_raises
-from tacotron.training.events import Event
-from tacotron.training.media import MediaCache, SampleMedia
-from tacotron.training.progress import StepRate, eta_seconds, format_duration
+from tacotron.monitoring.delivery import DeliveryWorker, PermanentError, RetryAfter, never_raises
+from tacotron.runs.events import Event
+from tacotron.monitoring.media import MediaCache, SampleMedia
+from tacotron.monitoring.progress import StepRate, eta_seconds, format_duration
 from tacotron.training.trainer import Callback, Trainer, ValidationSample
 
 DEFAULT_API_URL = "https://api.telegram.org"

@@ -20,10 +20,10 @@ from typing import Any
 from tacotron.config import Config, MonitorConfig
 from tacotron.errors import UserError
 from tacotron.files import atomic_write_text
-from tacotron.training import checkpoint as ckpt
-from tacotron.training.delivery import DeliveryWorker, PermanentError, never_raises
-from tacotron.training.events import EVENTS_FILE, Event
-from tacotron.training.media import MediaCache
+from tacotron.runs import checkpoint as ckpt
+from tacotron.monitoring.delivery import DeliveryWorker, PermanentError, never_raises
+from tacotron.runs.events import EVENTS_FILE, Event
+from tacotron.monitoring.media import MediaCache
 from tacotron.training.trainer import Callback, Trainer, ValidationSample
 
 RUN_ID_FILE = "mlflow_run.json"

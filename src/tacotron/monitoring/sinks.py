@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from tacotron.config import Config
-from tacotron.training.media import MediaCache
+from tacotron.monitoring.media import MediaCache
 from tacotron.training.trainer import Callback, Trainer, ValidationSample
 
 
@@ -18,22 +18,22 @@ def build_callbacks(config: Config) -> list[Callback]:
     callbacks: list[Callback] = []
     media = MediaCache()  # pictures and audio rendered once for all sinks
     if monitor.tensorboard:
-        from tacotron.training.tensorboard import TensorBoardLogger
+        from tacotron.monitoring.tensorboard import TensorBoardLogger
 
         callbacks.append(TensorBoardLogger(media=media))
     if monitor.progress_file:
-        from tacotron.training.progress import ProgressFile
+        from tacotron.monitoring.progress import ProgressFile
 
         callbacks.append(ProgressFile())
     if monitor.alerts:
         callbacks.append(HealthAlerts())
     if monitor.mlflow:
-        from tacotron.training.mlflow_sink import MlflowLogger, require_mlflow
+        from tacotron.monitoring.mlflow_sink import MlflowLogger, require_mlflow
 
         require_mlflow()
         callbacks.append(MlflowLogger(monitor, media))
     if monitor.telegram:
-        from tacotron.training.telegram import TelegramNotifier
+        from tacotron.monitoring.telegram import TelegramNotifier
 
         callbacks.append(TelegramNotifier.from_env(monitor, media))
     return callbacks
