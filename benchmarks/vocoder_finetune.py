@@ -24,7 +24,8 @@ import torch
 
 from tacotron.data.prepare import load_prepared
 from tacotron.inference.vocoder import load_vocoder
-from tacotron.training.vocoder_training import (VocoderTensorBoardLogger, VocoderTrainer,
+from tacotron.monitoring.tensorboard import TensorBoardLogger
+from tacotron.training.vocoder_training import (VocoderTrainer,
                                                 vocoded_mel_l1, vocoder_config)
 
 
@@ -61,7 +62,7 @@ def main() -> None:
         "train.val_every_steps=1000000", "train.checkpoint_every_steps=1000000",
         "train.checkpoint_every_minutes=5", *args.overrides])
     data = load_prepared(args.corpus)
-    trainer = VocoderTrainer(config, data, args.out, callbacks=[VocoderTensorBoardLogger()])
+    trainer = VocoderTrainer(config, data, args.out, callbacks=[TensorBoardLogger()])
     started = time.monotonic()
     trainer.fit()
     wall = time.monotonic() - started

@@ -1,13 +1,18 @@
 """The demo's contract on a short budget: corpus, training, report.json, sample.wav, alignment.png."""
 
+import io
 import json
 
 import numpy as np
+import pytest
 import soundfile
+from PIL import Image
 
 from tacotron.cli import main
 
 from conftest import FAST_OVERRIDES
+
+pytestmark = pytest.mark.slow  # trains the demo for its time budget
 
 
 def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
@@ -37,4 +42,9 @@ def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
     assert report["vocoder"] == "griffin-lim"
     assert np.isfinite(audio).all()
     png = (out / "alignment.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    # A real picture of both panels (was len(png) > 10_000, a size that held for the matplotlib
+    # figure; the one renderer, monitoring/plots.py, draws compact cells that compress better).
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
+    assert picture.size[0] >= 200 and picture.size[1] >= 40
+    assert len(set(picture.getdata())) > 20  # the viridis shades of an alignment, not a blank

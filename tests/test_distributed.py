@@ -3,11 +3,14 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tacotron.runs import checkpoint as ckpt
 
 from conftest import FAST_OVERRIDES
+
+pytestmark = pytest.mark.slow  # trains under torchrun
 
 
 def test_torchrun_two_processes_train_and_rank0_saves(corpus_en, tmp_path):

@@ -168,13 +168,13 @@ def test_unknown_inference_mode_is_a_config_error():
 
 def test_synth_cli_speaks_a_long_russian_text_with_every_sentence_scored(tmp_path):
     from tacotron.cli import main
-    from tacotron.runs import checkpoint as ckpt
+    from tacotron.training.checkpoint import save_checkpoint
 
     synthesizer = tiny_synthesizer("inference.max_retries=0", "inference.gate_threshold_start=null",
                                    gate_probability=0.99, language="ru")
     state = {"model": synthesizer.model.state_dict(), "config": synthesizer.config.to_dict(),
              "symbols": list(synthesizer.frontend.symbols), "step": 0}
-    ckpt.save_checkpoint(tmp_path / "run", state, synthesizer.config.to_yaml(), keep_last=1)
+    save_checkpoint(tmp_path / "run", state, synthesizer.config.to_yaml(), keep_last=1)
     sentences = [f"Предложение номер {n} рассказывает о погоде в городе, где живёт {n * 7} человек."
                  for n in range(1, 28)]
     text_file = tmp_path / "text.txt"

@@ -12,17 +12,20 @@ import pytest
 import soundfile
 
 from tacotron.data.prepare import prepare
+from tacotron.config import MonitorConfig
 from tacotron.errors import UserError
 from bot_server import RecordingBotServer
 from tacotron.monitoring.delivery import DeliveryWorker
-from tacotron.runs.events import Event
-from tacotron.monitoring.sinks import HealthAlerts, build_callbacks
+from tacotron.monitoring.sinks import build_callbacks
 from tacotron.monitoring.progress import eta_seconds
 from tacotron.monitoring.telegram import AlertGate
+from tacotron.training.controller import Controller
+from tacotron.training.schedules import Controls
 from tacotron.training.trainer import Callback, Trainer
 
 TOKEN = "987654:SECRET-test-token-do-not-log"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MONITOR = MonitorConfig()  # the defaults (config.py)
 
 
 def train(config, corpus, run_dir, extra=()):
@@ -69,6 +72,7 @@ def assert_no_token(tmp_path, caplog, capsys):
             assert TOKEN not in path.read_text(errors="replace"), path
 
 
+@pytest.mark.slow
 def test_telegram_gets_start_cards_photo_audio_alerts_and_finish(
         corpus_en, fast_config, tmp_path, telegram_env, caplog, capsys):
     caplog.set_level(logging.INFO)
@@ -122,6 +126,7 @@ def test_telegram_gets_start_cards_photo_audio_alerts_and_finish(
     assert_no_token(tmp_path, caplog, capsys)
 
 
+@pytest.mark.slow
 def test_telegram_finish_carries_the_last_picture_when_no_card_showed_it(
         corpus_en, fast_config, tmp_path, telegram_env):
     with RecordingBotServer() as server:
@@ -138,6 +143,7 @@ def test_telegram_finish_carries_the_last_picture_when_no_card_showed_it(
     assert requests[3].fields["text"].startswith("✅ <b>run</b> finished: max_steps at step 6")
 
 
+@pytest.mark.slow
 def test_telegram_crash_alert_carries_the_traceback_tail(corpus_en, fast_config, tmp_path,
                                                          telegram_env):
     class Boom(Callback):
@@ -159,6 +165,7 @@ def test_telegram_crash_alert_carries_the_traceback_tail(corpus_en, fast_config,
     assert "<pre>" in crash and "in on_step_end" in crash and crash.endswith("</pre>")
 
 
+@pytest.mark.slow
 def test_telegram_server_down_training_finishes_with_one_warning(
         corpus_en, fast_config, tmp_path, telegram_env, caplog, capsys):
     telegram_env(closed_port_url())
@@ -176,13 +183,15 @@ def test_telegram_server_down_training_finishes_with_one_warning(
     assert_no_token(tmp_path, caplog, capsys)
 
 
+@pytest.mark.slow
 def test_telegram_rejected_token_is_one_warning_and_redacted(tmp_path, telegram_env, caplog):
     from tacotron.config import MonitorConfig
     from tacotron.monitoring.telegram import BotApi
 
     with RecordingBotServer(fail_with=401) as server:
         bot = BotApi(TOKEN, "1", server.url)
-        worker = DeliveryWorker("telegram", attempts=3, backoff=0.01, redact=bot.redact)
+        worker = DeliveryWorker("telegram", MONITOR.queue_size, attempts=3, backoff=0.01,
+                                redact=bot.redact)
         with caplog.at_level(logging.WARNING, logger="tacotron.monitor"):
             for number in range(3):
                 worker.submit(f"message {number}", lambda: bot.send_message(f"hi {TOKEN}"))
@@ -200,13 +209,13 @@ def test_missing_telegram_credentials_fail_before_training(fast_config, monkeypa
     with pytest.raises(UserError, match="TELEGRAM_BOT_TOKEN"):
         build_callbacks(fast_config("monitor.telegram=true"))
     names = [type(c).__name__ for c in build_callbacks(fast_config())]
-    assert names == ["TensorBoardLogger", "ProgressFile", "HealthAlerts"]
+    assert names == ["TensorBoardLogger", "ProgressFile"]  # alerts: the controller's rules
 
 
 def test_delivery_queue_is_bounded_and_never_blocks():
     release = threading.Event()
     delivered = []
-    worker = DeliveryWorker("test", queue_size=3, attempts=1)
+    worker = DeliveryWorker("test", queue_size=3, attempts=1, backoff=MONITOR.retry_backoff_seconds)
     worker.submit("blocking", lambda: release.wait(10))
     time.sleep(0.2)  # the worker has taken the first job and waits inside it
     started = time.perf_counter()
@@ -226,7 +235,7 @@ def test_delivery_retries_with_backoff_then_succeeds():
         if len(calls) < 3:
             raise ConnectionError("down")
 
-    worker = DeliveryWorker("test", attempts=4, backoff=0.1)
+    worker = DeliveryWorker("test", MONITOR.queue_size, attempts=4, backoff=0.1)
     worker.submit("flaky", flaky)
     deadline = time.monotonic() + 5
     while not worker.delivered and time.monotonic() < deadline:
@@ -250,32 +259,20 @@ def test_alert_gate_holds_repeats_within_cooldown():
     assert gate.admit(("alert", "nan")) == (True, 2)
 
 
-class EmitRecorder:
-    """The part of a Trainer that HealthAlerts uses: its step, config and emit()."""
-
-    def __init__(self):
-        self.step = 0
-        self.events = []
-
-    def emit(self, kind, **fields):
-        self.events.append(Event(kind, self.step, fields))
-
-
 def test_health_alerts_nan_once_per_streak_and_alignment_rules(fast_config):
-    alerts, trainer = HealthAlerts(), EmitRecorder()
-    trainer.config = fast_config("schedule.quality_diagonality=0.5",
-                                 "autofix.alignment_expected_step=300")
+    config = fast_config("schedule.quality_diagonality=0.5", "autofix.alignment_expected_step=300")
+    controller, controls = Controller(config), Controls.initial(config)
+    alerts = []
     for step, loss in enumerate([1.0, float("nan"), float("nan"), 0.9, float("inf")], 1):
-        trainer.step = step
-        alerts.on_step_end(trainer, {"total": loss})
-    assert [(e.step, e.fields["rule"]) for e in trainer.events] == [(2, "nan_loss"), (5, "nan_loss")]
-    trainer.events.clear()
+        actions = controller.after_step(step, {"total": loss, "grad_norm": 1.0}, controls)
+        alerts += [(step, a.rule) for a in actions if a.kind == "alert"]
+    assert alerts == [(2, "nan_loss"), (5, "nan_loss")]
+    alerts.clear()
     for step, diagonality in [(100, 0.2), (300, 0.3), (400, 0.3), (500, 0.8), (600, 0.4),
                               (700, 0.3)]:
-        trainer.step = step
-        alerts.on_validation_end(trainer, {"diagonality": diagonality}, None)
-    assert [(e.step, e.fields["rule"]) for e in trainer.events] == [
-        (300, "alignment_not_formed"), (600, "alignment_lost")]
+        actions = controller.alignment_rule(step, {"diagonality": diagonality}, controls)
+        alerts += [(step, a.rule) for a in actions if a.kind == "alert"]
+    assert alerts == [(300, "alignment_not_formed"), (600, "alignment_lost")]
 
 
 def test_eta_is_capped_by_time_budget():
@@ -284,6 +281,7 @@ def test_eta_is_capped_by_time_budget():
     assert eta_seconds(100, 1100, 50.0, 0.0, None) == (None, None)
 
 
+@pytest.mark.slow
 def test_mlflow_run_holds_params_metrics_artifacts_and_resumes(corpus_en, fast_config, tmp_path):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
@@ -331,6 +329,7 @@ def test_mlflow_run_holds_params_metrics_artifacts_and_resumes(corpus_en, fast_c
     assert [m.step for m in val] == [4, 8, 12]
 
 
+@pytest.mark.slow
 def test_status_reads_a_run_while_it_trains_and_after(corpus_en, fast_config, tmp_path, capsys):
     from tacotron.cli import main
     from tacotron.monitoring.status import format_status, read_status

@@ -7,6 +7,7 @@ import pyloudnorm
 import pytest
 from scipy.signal import resample_poly
 
+from tacotron.config import PostprocessConfig
 from tacotron.audio.postprocess import (
     apply_fades,
     crossfade_join,
@@ -20,6 +21,8 @@ from tacotron.audio.postprocess import (
 )
 
 SR = 22050
+# The settings defaults (config.py), the one place they are defined.
+LUFS, CEILING = PostprocessConfig().loudness_lufs, PostprocessConfig().true_peak_dbtp
 
 
 def tone(seconds: float, amplitude: float, frequency: float = 440.0) -> np.ndarray:
@@ -56,8 +59,8 @@ def measured_lufs(x: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("step", [
-    lambda x: trim_silence(x, SR), lambda x: loudness_normalize(x, SR), lambda x: true_peak(x),
-    lambda x: true_peak_limit(x, SR), lambda x: noise_gate(x, SR), lambda x: apply_fades(x, SR),
+    lambda x: trim_silence(x, SR), lambda x: loudness_normalize(x, SR, LUFS), lambda x: true_peak(x),
+    lambda x: true_peak_limit(x, SR, CEILING), lambda x: noise_gate(x, SR), lambda x: apply_fades(x, SR),
     lambda x: postprocess(x, SR),
 ])
 def test_two_dimensional_input_is_rejected(step):
@@ -131,10 +134,10 @@ def test_loudness_normalize_reaches_target(target, make_signal):
 def test_loudness_normalize_leaves_short_and_silent_input_unchanged():
     short = tone(0.3, 0.1)
     assert integrated_loudness(short, SR) == float("-inf")
-    assert np.array_equal(loudness_normalize(short, SR), short)
+    assert np.array_equal(loudness_normalize(short, SR, LUFS), short)
     silent = np.zeros(SR, dtype=np.float32)
     assert integrated_loudness(silent, SR) == float("-inf")
-    assert np.array_equal(loudness_normalize(silent, SR), silent)
+    assert np.array_equal(loudness_normalize(silent, SR, LUFS), silent)
 
 
 # --- true peak --------------------------------------------------------------------------------
@@ -169,11 +172,11 @@ def test_true_peak_limit_brings_inter_sample_peaks_under_the_ceiling():
 
 def test_true_peak_limit_leaves_quiet_audio_bit_identical():
     quiet = tone(1.0, 0.3)
-    assert np.array_equal(true_peak_limit(quiet, SR), quiet)
+    assert np.array_equal(true_peak_limit(quiet, SR, CEILING), quiet)
     # A loud burst in the middle: audio well before it (more than the look-ahead) is untouched,
     # and so is audio long after it (the release has decayed to exactly unit gain).
     signal = np.concatenate([tone(1.0, 0.3), tone(0.5, 2.0), tone(2.0, 0.3)])
-    limited = true_peak_limit(signal, SR)
+    limited = true_peak_limit(signal, SR, CEILING)
     assert 20 * np.log10(true_peak(limited)) <= -1.0 + 0.05
     assert np.array_equal(limited[seconds(0.0, 0.99)], signal[seconds(0.0, 0.99)])
     assert np.array_equal(limited[seconds(2.5, 3.5)], signal[seconds(2.5, 3.5)])
@@ -181,11 +184,11 @@ def test_true_peak_limit_leaves_quiet_audio_bit_identical():
 
 def test_true_peak_limit_handles_a_minute_in_under_a_second():
     loud = white_noise(60.0, -6.0)
-    true_peak_limit(loud[:SR], SR)  # warm-up (filter design, imports)
+    true_peak_limit(loud[:SR], SR, CEILING)  # warm-up (filter design, imports)
     elapsed = []
     for _ in range(2):  # best of two: measures the code, not a busy machine
         start = time.perf_counter()
-        limited = true_peak_limit(loud, SR)
+        limited = true_peak_limit(loud, SR, CEILING)
         elapsed.append(time.perf_counter() - start)
     assert min(elapsed) < 1.0, elapsed
     assert 20 * np.log10(true_peak(limited)) <= -1.0 + 0.05

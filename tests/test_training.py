@@ -18,6 +18,8 @@ from tacotron.training.trainer import Callback, Trainer
 
 from conftest import FAST_OVERRIDES
 
+pytestmark = pytest.mark.slow  # every test here trains a model
+
 
 def train(config, corpus, run_dir, **kwargs):
     trainer = Trainer(config, prepare(corpus, config, progress=False), run_dir, progress=False,

@@ -13,12 +13,12 @@ from tacotron.model.losses import (ctc_alignment_loss, ddc_alignment_loss,
                                    monotonic_alignment_loss, spectral_mel_loss)
 from tacotron.model.tacotron2 import Tacotron2
 from tacotron.runs import checkpoint as ckpt
-from tacotron.training.controller import AutoFix
+from tacotron.training.controller import Controller
 from tacotron.runs.events import read_events
 from tacotron.training.schedules import (Controls, guided_attention_sigma,
                                          guided_attention_weight, next_phase,
                                          teacher_forcing_ratio)
-from tacotron.training.trainer import Callback, Trainer
+from tacotron.training.trainer import Callback, Trainer, apply_actions
 
 
 def test_schedules_follow_their_formulas():
@@ -152,6 +152,7 @@ def fit(config, corpus, run_dir, callbacks=()):
     return trainer
 
 
+@pytest.mark.slow
 def test_nan_loss_mid_training_recovers_from_last_good_checkpoint(corpus_en, fast_config,
                                                                   tmp_path):
     class PoisonWeights(Callback):
@@ -174,6 +175,7 @@ def test_nan_loss_mid_training_recovers_from_last_good_checkpoint(corpus_en, fas
     assert state["controls"]["lr_scale"] == 0.5  # a resumed run keeps the lower LR
 
 
+@pytest.mark.slow
 def test_controller_raises_guided_weight_when_alignment_does_not_form(corpus_en, fast_config,
                                                                       tmp_path):
     config = fast_config("train.max_steps=12", "loss.guided_attention_weight=0",
@@ -202,19 +204,24 @@ def stub_trainer(config, history=(), step=1000):
 def test_adaptive_gate_weight_moves_within_bounds():
     config = load_config(overrides=["autofix.patience=2", "autofix.cooldown_steps=0",
                                     "autofix.max_actions=10", "autofix.gate_pos_weight_max=10"])
-    controller = AutoFix(config.autofix)
+    controller = Controller(config)
     trainer, events = stub_trainer(config)
+    trainer.controls.phase = "quality_optimization"  # the gate is judged once aligned
+
+    def check_gate(trainer, metrics):
+        apply_actions(trainer, controller.gate_rule(trainer.step, metrics, trainer.controls))
+
     missed = {"diagonality": 1.0, "gate_missed_rate": 0.5, "gate_early_rate": 0.0}
-    controller.check_gate(trainer, missed)
+    check_gate(trainer, missed)
     assert trainer.controls.gate_pos_weight == 5.0  # hysteresis: one observation is not enough
-    controller.check_gate(trainer, missed)
+    check_gate(trainer, missed)
     assert trainer.controls.gate_pos_weight == pytest.approx(7.5)
     for _ in range(6):
-        controller.check_gate(trainer, missed)
+        check_gate(trainer, missed)
     assert trainer.controls.gate_pos_weight == 10.0  # the upper bound
     early = {"diagonality": 1.0, "gate_missed_rate": 0.0, "gate_early_rate": 0.4}
-    controller.check_gate(trainer, early)
-    controller.check_gate(trainer, early)
+    check_gate(trainer, early)
+    check_gate(trainer, early)
     assert trainer.controls.gate_pos_weight == pytest.approx(10 / 1.5)
     assert [f["rule"] for _, f in events] == ["gate_missed", "gate_missed", "gate_early"]
 
@@ -222,19 +229,46 @@ def test_adaptive_gate_weight_moves_within_bounds():
 def test_plateau_lowers_lr_then_stops_early():
     config = load_config(overrides=["autofix.plateau_patience=3", "autofix.max_actions=2",
                                     "autofix.cooldown_steps=0"])
-    controller = AutoFix(config.autofix)
+    controller = Controller(config)
     trainer, events = stub_trainer(config, history=[2.0, 1.5, 1.2, 1.1, 1.05])
-    controller.check_plateau(trainer)
+
+    def check_plateau(trainer):
+        apply_actions(trainer, controller.plateau_rule(trainer.step, {}, trainer.controls))
+
+    check_plateau(trainer)
     assert events == []  # 1.05 < 1.2 * 0.995: still improving
     trainer.controls.mel_l1_history += [1.2, 1.1, 1.06]
-    controller.check_plateau(trainer)
-    controller.check_plateau(trainer)
+    check_plateau(trainer)
+    assert trainer.controls.lr_scale == 0.5
+    check_plateau(trainer)  # the window restarts after an action: no new validations yet
+    assert trainer.controls.lr_scale == 0.5
+    trainer.controls.mel_l1_history += [1.07, 1.08, 1.06]
+    check_plateau(trainer)
     assert trainer.controls.lr_scale == 0.25 and trainer.stop is None
-    controller.check_plateau(trainer)
+    trainer.controls.mel_l1_history += [1.07, 1.08, 1.06]
+    check_plateau(trainer)
     assert trainer.stop == "early_stop"
     assert [f["action"] for _, f in events][-1] == "early stop"
 
 
+def test_plateau_waits_its_patience_after_each_action():
+    """With the defaults (patience 5, cooldown 500 steps) a flat run is cut once per 5
+    validations, not at every validation once the first cut is made."""
+    config = load_config()  # validations 1000 steps apart: beyond the cooldown
+    controller = Controller(config)
+    trainer, events = stub_trainer(config, history=[2.0])
+    cuts = []
+    for validation in range(1, 16):
+        trainer.controls.mel_l1_history.append(2.0)  # no improvement at all
+        trainer.step = 1000 * validation
+        actions = controller.plateau_rule(trainer.step, {}, trainer.controls)
+        apply_actions(trainer, actions)
+        cuts += [validation for a in actions if a.changes.get("lr_scale")]
+    assert cuts == [5, 10, 15]
+    assert trainer.controls.lr_scale == pytest.approx(0.125)
+
+
+@pytest.mark.slow
 def test_plan_explains_its_estimate(corpus_en, fast_config):
     from tacotron.training.duration_plan import MIN_STEPS, epochs_for, plan_training
 
@@ -252,6 +286,7 @@ def test_plan_explains_its_estimate(corpus_en, fast_config):
     assert "epochs = min(5000" in text
 
 
+@pytest.mark.slow
 def test_diagnose_writes_a_report_with_alignments_failures_and_events(corpus_en, fast_config,
                                                                        tmp_path):
     from tacotron.cli import main
@@ -268,3 +303,39 @@ def test_diagnose_writes_a_report_with_alignments_failures_and_events(corpus_en,
     # an untrained model fails quality control, and the page says why
     assert "the gate never fired" in page or "coverage" in page
     assert "train_start" in page and "train_end" in page
+
+
+def test_a_phase_moved_by_the_controller_is_a_phase_event():
+    """The alignment correction sends an aligned run back to alignment_learning; that move is
+    told like any other phase change (before, it happened silently)."""
+    config = load_config(overrides=["autofix.patience=1", "autofix.alignment_expected_step=0"])
+    controller = Controller(config)
+    trainer, events = stub_trainer(config)
+    trainer.controls.phase = "fine_tuning"
+    low = {"diagonality": 0.3}
+    apply_actions(trainer, controller.alignment_rule(trainer.step, low, trainer.controls))
+    assert trainer.controls.phase == "alignment_learning" and trainer.controls.phase_start == 1000
+    told = [(kind, fields.get("to") or fields.get("rule")) for kind, fields in events]
+    assert told == [("alert", "alignment_not_formed"), ("phase", "alignment_learning"),
+                    ("autofix", "alignment_not_formed")]
+
+
+def test_callbacks_see_a_read_only_view_that_can_ask_to_stop():
+    from tacotron.training.callbacks import RunView
+
+    config = load_config()
+    stopped = []
+    loop = SimpleNamespace(config=config, step=7, last_val_metrics={"mel_l1": 1.0},
+                           task=SimpleNamespace(controls=Controls.initial(config)),
+                           request_stop=stopped.append)
+    view = RunView(loop)
+    view.config.train.max_steps = 1
+    view.last_val_metrics["mel_l1"] = 0.0
+    view.controls.lr_scale = 0.0
+    assert config.train.max_steps != 1 and loop.last_val_metrics == {"mel_l1": 1.0}
+    assert loop.task.controls.lr_scale == 1.0
+    with pytest.raises(AttributeError):
+        view.step = 8
+    assert view.step == 7
+    view.request_stop("early_stop")
+    assert stopped == ["early_stop"]

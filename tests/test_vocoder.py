@@ -22,6 +22,7 @@ from tacotron.model.hifigan import (Generator, GeneratorSpec, MultiPeriodDiscrim
 from tacotron.model.tacotron2 import Tacotron2
 from tacotron.text import get_frontend
 from tacotron.runs import checkpoint as ckpt
+from tacotron.training.checkpoint import save_checkpoint
 
 # Upsamples 8 * 8 * 4 = 256 like V3, with 32 channels: fast enough for every test below.
 TINY_SPEC = GeneratorSpec([8, 8, 4], [16, 16, 8], 32, "2", [3, 5], [[1, 2], [2, 6]])
@@ -53,7 +54,7 @@ def acoustic_checkpoint(tmp_path):
         model.decoder.gate_projection.bias.fill_(math.log(0.3 / 0.7))
     state = {"model": model.state_dict(), "config": config.to_dict(),
              "symbols": list(frontend.symbols), "step": 0}
-    ckpt.save_checkpoint(tmp_path / "acoustic", state, config.to_yaml(), keep_last=1)
+    save_checkpoint(tmp_path / "acoustic", state, config.to_yaml(), keep_last=1)
     return tmp_path / "acoustic"
 
 
@@ -148,23 +149,25 @@ VOCODER_FAST = ["train.batch_size=1", "vocoder.segment_size=1024", "train.num_th
                 "train.log_every_steps=1", "vocoder.learning_rate=0.001"]
 
 
+@pytest.mark.slow
 def test_vocoder_training_checkpoints_and_resumes_exactly(corpus_en, tmp_path, capsys):
     from tacotron.cli import main
     from tacotron.runs.events import read_events
+    from tacotron.monitoring.tensorboard import TensorBoardLogger
     from tacotron.training.vocoder_training import train_vocoder, vocoder_config
 
     # 2 steps through the CLI, then 1 more on resume, against 3 steps in one go.
     assert main(["vocoder", "train", "--data", str(corpus_en), "--out", str(tmp_path / "parts"),
-                 "--config", "v3", *VOCODER_FAST, "train.max_steps=2"]) == 0
+                 "--size", "v3", *VOCODER_FAST, "train.max_steps=2"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["step"] == 2 and printed["init"] == "random" and printed["val"]["mel_l1"] > 0
     resumed = train_vocoder(corpus_en, tmp_path / "parts",
                             vocoder_config("v3", overrides=[*VOCODER_FAST, "train.max_steps=3"]),
-                            progress=False)
+                            progress=False, callbacks=[TensorBoardLogger()])
     assert resumed.resumed_from.name == "step_0000002.pt" and resumed.step == 3
     straight = train_vocoder(corpus_en, tmp_path / "straight",
                              vocoder_config("v3", overrides=[*VOCODER_FAST, "train.max_steps=3"]),
-                             progress=False)
+                             progress=False, callbacks=[TensorBoardLogger()])
     for key, value in straight.generator.state_dict().items():
         assert torch.equal(value, resumed.generator.state_dict()[key]), key
     for key, value in straight.mpd.state_dict().items():
@@ -286,3 +289,14 @@ def test_onnx_export_matches_pytorch(tmp_path, acoustic_checkpoint, capsys):
     code = main(["synth", "--runtime", "onnx", "--checkpoint", str(acoustic_checkpoint), "--text",
                  "Hi.", "--out", str(tmp_path / "x.wav")])
     assert code == 2 and "tacotron export" in capsys.readouterr().err
+
+
+def test_vocoder_run_refuses_tacotron_settings_it_would_ignore():
+    from tacotron.training.vocoder_training import vocoder_config
+
+    with pytest.raises(UserError, match="train.learning_rate.*vocoder.learning_rate"):
+        vocoder_config("v3", overrides=["train.learning_rate=0.01"])
+    with pytest.raises(UserError, match="schedule.phases"):
+        vocoder_config("v3", overrides=["schedule.phases=false"])
+    config = vocoder_config("v3", overrides=["vocoder.learning_rate=0.01", "train.max_steps=5"])
+    assert config.vocoder.learning_rate == 0.01 and config.train.max_steps == 5

@@ -43,7 +43,8 @@ def cmd_train(args) -> None:
 
     from tacotron.data.prepare import load_prepared, prepare
     from tacotron.monitoring.sinks import build_callbacks
-    from tacotron.training.trainer import Trainer, distributed_context
+    from tacotron.training.loop import distributed_context
+    from tacotron.training.trainer import Trainer
 
     config = config_from_args(args)
     rank, world_size, _ = distributed_context()
@@ -169,10 +170,11 @@ def cmd_monitor(args) -> None:
 
 
 def cmd_vocoder_train(args) -> None:
+    from tacotron.monitoring.sinks import build_callbacks
     from tacotron.training.vocoder_training import train_vocoder, vocoder_config
 
-    config = vocoder_config(args.config, args.finetune_from, args.init, args.preset, args.overrides)
-    trainer = train_vocoder(args.data, args.out, config)
+    config = vocoder_config(args.size, args.finetune_from, args.init, args.preset, args.overrides)
+    trainer = train_vocoder(args.data, args.out, config, callbacks=build_callbacks(config))
     print(json.dumps({"step": trainer.step, "stopped": trainer.finished_reason,
                       "init": trainer.init_source or "random", "val": trainer.last_val_metrics},
                      indent=2))
@@ -290,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train or fine-tune a HiFi-GAN (resumes from the newest checkpoint)")
     vocoder_train.add_argument("--data", required=True)
     vocoder_train.add_argument("--out", required=True, help="run folder, e.g. runs/voc")
-    vocoder_train.add_argument("--config", choices=["v1", "v2", "v3"], default="v1",
+    vocoder_train.add_argument("--size", choices=["v1", "v2", "v3"], default="v1",
                                help="generator size (Kong et al. 2020)")
     vocoder_train.add_argument("--finetune-from", metavar="ACOUSTIC_CK",
                                help="train on this Tacotron 2's teacher-forced mels")

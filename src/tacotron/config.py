@@ -134,7 +134,7 @@ class TrainConfig:
     weight_decay: float = 1e-6
     grad_clip_norm: float = 1.0
     grad_accumulation_steps: int = 1
-    amp: str = "auto"  # auto | off | bf16 | fp16  (auto: bf16 on CUDA if supported, else off)
+    amp: str = "auto"  # auto | off | bf16 | fp16  (auto: bf16 on CUDA if supported, else fp16)
     max_steps: int = 150000
     max_minutes: float = 0.0  # wall-clock training budget; 0 = none
     val_every_steps: int = 1000
@@ -186,7 +186,7 @@ class ScheduleConfig:
 
 @dataclass
 class AutofixConfig:
-    """The controller that reads validation and step metrics and corrects the run (autofix.py).
+    """The controller's corrections (training/controller.py), from validation and step metrics.
     Every action is an `autofix` event; each rule waits `cooldown_steps` between actions and acts
     at most `max_actions` times."""
 
@@ -379,9 +379,6 @@ class Config:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_yaml(), encoding="utf-8")
 
 
 def presets() -> list[str]:

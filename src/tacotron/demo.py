@@ -13,12 +13,12 @@ from tacotron.audio.io import save_wav
 from tacotron.config import load_config
 from tacotron.data.corpus import make_corpus, read_test_sentences
 from tacotron.data.prepare import prepare
-from tacotron.files import atomic_write_text
+from tacotron.files import atomic_write, atomic_write_text
 from tacotron.inference import Synthesizer
 from tacotron.model.alignment_metrics import mean_scores, score_alignment
 from tacotron.runs import checkpoint as ckpt
 from tacotron.monitoring.alignment_report import mel_of_wav, teacher_forced_alignment
-from tacotron.monitoring.plots import save_alignment_png
+from tacotron.monitoring.plots import alignment_png
 from tacotron.monitoring.sinks import build_callbacks
 from tacotron.training.trainer import Trainer
 
@@ -63,10 +63,10 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
             wav = data_dir / "test_wavs" / f"{sentence_id}.wav"
             forced = teacher_forced_alignment(synthesizer, text, mel_of_wav(synthesizer, wav))
             forced_scores = score_alignment(torch.from_numpy(forced))
-            save_alignment_png(out / "alignment.png", [
+            atomic_write(out / "alignment.png", lambda handle: handle.write(alignment_png([
                 (f"teacher-forced (diagonality {forced_scores.diagonality:.2f})", forced),
                 (f"free-running (diagonality {first.scores.diagonality:.2f})", first.alignment),
-            ], suptitle=f"step {trainer.step}: {first.normalized[:90]}")
+            ], f"step {trainer.step}: {first.normalized[:90]}")))
     report = {
         "steps": trainer.step,
         "seconds": round(trainer.train_seconds, 1),

@@ -111,7 +111,7 @@ def integrated_loudness(waveform: np.ndarray, sample_rate: int) -> float:
     return loudness if np.isfinite(loudness) else float("-inf")
 
 
-def loudness_normalize(waveform: np.ndarray, sample_rate: int, target_lufs: float = -20.0) -> np.ndarray:
+def loudness_normalize(waveform: np.ndarray, sample_rate: int, target_lufs: float) -> np.ndarray:
     """Apply one gain so the integrated loudness (BS.1770-4) becomes `target_lufs`.
 
     Signals shorter than 0.4 s or silent (loudness -inf) are returned unchanged. The gain is
@@ -202,7 +202,7 @@ def _limiter_gain(envelope: np.ndarray, ceiling: float, lookahead: int, release:
 def true_peak_limit(
     waveform: np.ndarray,
     sample_rate: int,
-    ceiling_dbtp: float = -1.0,
+    ceiling_dbtp: float,
     lookahead_ms: float = 5.0,
     release_ms: float = 50.0,
     oversample: int = 4,

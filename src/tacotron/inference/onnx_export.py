@@ -24,13 +24,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tacotron.config import config_from_dict
 from tacotron.errors import UserError
 from tacotron.files import atomic_write_text
 from tacotron.inference.vocoder import HifiGanVocoder, load_vocoder
 from tacotron.model.tacotron2 import DecoderState, Tacotron2
-from tacotron.text import get_frontend
-from tacotron.runs import checkpoint as ckpt
+from tacotron.runs.acoustic import load_acoustic
 
 MANIFEST = "tacotron_onnx.json"
 FORMAT = "tacotron-onnx-1"
@@ -137,16 +135,10 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path, vocoder: str | None
     except ImportError:
         raise UserError("ONNX export needs the onnx package: pip install 'tacotron[onnx]'") from None
     out_dir = Path(out_dir)
-    path = ckpt.resolve_checkpoint(checkpoint)
-    state = ckpt.load_checkpoint(path)
-    if state.get("task") == "hifigan":
-        raise UserError(f"{path} is a vocoder checkpoint: export the acoustic model's checkpoint "
-                        "with --vocoder pointing at this one")
-    config = config_from_dict(state["config"])
-    frontend = get_frontend(config.text.language)
-    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
-    model.load_state_dict(state["model"])
-    model.eval()
+    loaded = load_acoustic(checkpoint, if_vocoder="export the acoustic model's checkpoint with "
+                                                   "--vocoder pointing at this one")
+    path, state, config, frontend, model = (loaded.path, loaded.state, loaded.config,
+                                            loaded.frontend, loaded.model)
     chosen = load_vocoder(vocoder, config.audio)
 
     n_mels, symbols, batch = config.audio.n_mels, 7, 2

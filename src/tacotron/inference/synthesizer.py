@@ -21,15 +21,15 @@ import torch
 from tqdm import tqdm
 
 from tacotron.audio import postprocess
-from tacotron.config import Config, config_from_dict
+from tacotron.config import Config
 from tacotron.errors import UserError
 from tacotron.inference.quality import (attempt_rank, frames_per_symbol, quality_failures,
                                         speaking_rate_bounds)
 from tacotron.inference.vocoder import GriffinLimVocoder, Vocoder, load_vocoder
 from tacotron.model.alignment_metrics import AlignmentScores, score_alignment
 from tacotron.model.tacotron2 import Tacotron2
-from tacotron.text import Frontend, get_frontend, segmentation
-from tacotron.runs import checkpoint as ckpt
+from tacotron.text import Frontend, segmentation
+from tacotron.runs.acoustic import load_acoustic
 
 
 @dataclass
@@ -134,20 +134,14 @@ class Synthesizer:
         """Load a checkpoint file, or a run folder (its best, else newest, checkpoint).
         `overrides` (`inference.*=...`, `postprocess.*=...`) change how it speaks; `vocoder` is a
         Vocoder or a name for `load_vocoder` (universal, ljspeech, griffin-lim, a path, default)."""
-        state = ckpt.load_checkpoint(ckpt.resolve_checkpoint(path), map_location=device)
-        if state.get("task") == "hifigan":
-            raise UserError(f"{path} is a vocoder checkpoint: pass it as the vocoder, with the "
-                            "acoustic model's checkpoint as the checkpoint")
-        config = config_from_dict(state["config"], overrides)
-        frontend = get_frontend(config.text.language)
-        if list(frontend.symbols) != list(state["symbols"]):
-            raise UserError(f"{path}: the checkpoint's symbol table differs from this version's "
-                            f"'{config.text.language}' frontend")
-        model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
-        model.load_state_dict(state["model"])
+        loaded = load_acoustic(path, device, overrides,
+                               if_vocoder="pass it as the vocoder, with the acoustic model's "
+                                          "checkpoint as the checkpoint")
+        config = loaded.config
         if not isinstance(vocoder, Vocoder):
             vocoder = load_vocoder(vocoder, config.audio, device)
-        return cls(model, config, frontend, device, state.get("frames_per_symbol"), vocoder)
+        return cls(loaded.model, config, loaded.frontend, device,
+                   loaded.state.get("frames_per_symbol"), vocoder)
 
     @property
     def sample_rate(self) -> int:

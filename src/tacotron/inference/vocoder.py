@@ -23,12 +23,13 @@ from tacotron.config import AudioConfig, config_from_dict
 from tacotron.errors import UserError
 from tacotron.model.hifigan import (Generator, find_official_files, generator_spec,
                                     load_official_generator, official_generator_from_state)
+from tacotron.runs import checkpoint as ckpt
+from tacotron.runs.checkpoint import VOCODER_TASK
 
 DEFAULT = "default"
 GRIFFIN_LIM = "griffin-lim"
 PRETRAINED_FILES = {"universal": "generator_universal.pth.tar",
                     "ljspeech": "generator_LJSpeech.pth.tar"}
-VOCODER_TASK = "hifigan"  # the "task" entry of a vocoder training checkpoint
 # Settings a vocoder and an acoustic model must share: the mel the one makes is what the other reads.
 MEL_FIELDS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax")
 
@@ -92,8 +93,6 @@ def load_generator(source: str | Path, map_location: str | torch.device = "cpu"
                    ) -> tuple[Generator, AudioConfig, str]:
     """(generator with weight norm, the mel settings it was trained on, a name for messages) from
     `universal`, `ljspeech`, an official checkpoint or folder, or a vocoder run or checkpoint."""
-    from tacotron.runs import checkpoint as ckpt
-
     name = str(source)
     if name in PRETRAINED_FILES:
         official = load_official_generator(pretrained_path(name), map_location=map_location)

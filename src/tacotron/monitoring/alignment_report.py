@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from tacotron.inference import Synthesizer
 from tacotron.model.alignment_metrics import AlignmentScores, score_alignment
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.events import read_events
-from tacotron.monitoring.plots import alignment_figure
+from tacotron.monitoring.plots import alignment_png
 
 RAW_MODEL = ["inference.max_segment_chars=100000", "inference.max_retries=0",
              "inference.attention_constraint=off"]
@@ -42,9 +41,11 @@ def teacher_forced_alignment(synthesizer: Synthesizer, text: str, mel: torch.Ten
                         math.log(config.audio.log_floor))
     padded[0, :, : mel.size(1)] = mel
     ids = synthesizer.frontend.encode(text)
+    device = synthesizer.device  # every input where the model is (a CUDA model takes no CPU text)
     with torch.no_grad():
-        output = synthesizer.model(torch.tensor([ids]), torch.tensor([len(ids)]),
-                                   padded.to(synthesizer.device), torch.tensor([mel.size(1)]))
+        output = synthesizer.model(torch.tensor([ids], device=device),
+                                   torch.tensor([len(ids)], device=device), padded.to(device),
+                                   torch.tensor([mel.size(1)], device=device))
     return output.alignments[0, : math.ceil(mel.size(1) / r)].float().cpu().numpy()
 
 
@@ -80,14 +81,9 @@ def diagnose_sentence(synthesizer: Synthesizer, kind: str, text: str,
         failures.append(f"{segment.scores.skips} skip(s): attention jumped forward over words")
     if segment.scores.repeats:
         failures.append(f"{segment.scores.repeats} repeat(s): attention went back over words")
-    figure = alignment_figure(panels, text[:90])
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
+    picture = alignment_png(panels, text[:90])
     return Diagnosis(kind, text, forced_scores, segment.scores, failures,
-                     base64.b64encode(buffer.getvalue()).decode("ascii"))
+                     base64.b64encode(picture).decode("ascii"))
 
 
 def diagnose(checkpoint: str | Path, data_dir: str | Path | None = None,

@@ -69,8 +69,10 @@ def backoff_seconds(attempt: int, base: float) -> float:
 
 
 class DeliveryWorker:
-    def __init__(self, name: str, queue_size: int = 200, attempts: int = 5,
-                 backoff: float = 2.0, redact: Callable[[str], str] = lambda text: text):
+    def __init__(self, name: str, queue_size: int, attempts: int, backoff: float,
+                 redact: Callable[[str], str] = lambda text: text):
+        """`queue_size`, `attempts`, `backoff`: monitor.queue_size, retry_attempts and
+        retry_backoff_seconds (config.py, where their defaults live)."""
         self.name = name
         self.queue_size = queue_size
         self.attempts = attempts

@@ -24,7 +24,7 @@ from tacotron.runs import checkpoint as ckpt
 from tacotron.monitoring.delivery import DeliveryWorker, PermanentError, never_raises
 from tacotron.runs.events import EVENTS_FILE, Event
 from tacotron.monitoring.media import MediaCache
-from tacotron.training.trainer import Callback, Trainer, ValidationSample
+from tacotron.training.callbacks import Callback, RunView, ValidationSample
 
 RUN_ID_FILE = "mlflow_run.json"
 STORE_FILE = "mlflow.db"
@@ -156,7 +156,7 @@ class MlflowLogger(Callback):
 
     # ----------------------------------------------------------------- training-thread hooks
     @never_raises
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer: RunView) -> None:
         self.run_dir = trainer.run_dir
         self.run_name = trainer.run_dir.resolve().name
         self.tracking_uri = tracking_uri_for(trainer.run_dir, self.monitor)
@@ -171,12 +171,12 @@ class MlflowLogger(Callback):
                            lambda: self.log_metrics(numbers, step, stamp))
 
     @never_raises
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_step_end(self, trainer: RunView, logs: dict[str, float]) -> None:
         if trainer.step % trainer.config.train.log_every_steps == 0:
             self.submit_metrics("train", logs, trainer.step)
 
     @never_raises
-    def on_validation_end(self, trainer: Trainer, metrics: dict[str, float],
+    def on_validation_end(self, trainer: RunView, metrics: dict[str, float],
                           sample: ValidationSample | None) -> None:
         self.submit_metrics("val", metrics, trainer.step)
         if sample is None:
@@ -189,7 +189,7 @@ class MlflowLogger(Callback):
                            lambda: self.log_bytes(media.wav, f"{name}.wav", "audio"))
 
     @never_raises
-    def on_event(self, trainer: Trainer, event: Event) -> None:
+    def on_event(self, trainer: RunView, event: Event) -> None:
         if event.kind == "crash":
             self.worker.submit("event log", lambda: self.log_files(
                 [(trainer.run_dir / EVENTS_FILE, None)]))
@@ -197,7 +197,7 @@ class MlflowLogger(Callback):
             self.close()
 
     @never_raises
-    def on_train_end(self, trainer: Trainer, reason: str) -> None:
+    def on_train_end(self, trainer: RunView, reason: str) -> None:
         files = [(trainer.run_dir / EVENTS_FILE, None), (trainer.run_dir / "metrics.jsonl", None)]
         if self.monitor.mlflow_log_checkpoint:
             best = ckpt.checkpoint_dir(trainer.run_dir) / "best.pt"

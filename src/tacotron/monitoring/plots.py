@@ -1,22 +1,13 @@
-"""Alignment pictures for TensorBoard, the demo and reports."""
+"""The one alignment-picture renderer (TensorBoard, MLflow, Telegram, the demo, `tacotron
+diagnose`): matplotlib only lends its colour map and font."""
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import matplotlib
 import matplotlib.font_manager
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-
-def alignment_figure(alignments: list[tuple[str, np.ndarray]], suptitle: str = ""):
-    """One panel per (title, [steps, N] alignment): input symbols up, decoder steps across."""
-    figure = plt.figure(figsize=(5.5 * len(alignments), 4.2))
-    return _draw_alignments(figure, alignments, suptitle)
+import numpy as np
 
 
 def alignment_png(alignments: list[tuple[str, np.ndarray]], suptitle: str = "",
@@ -54,24 +45,3 @@ def alignment_png(alignments: list[tuple[str, np.ndarray]], suptitle: str = "",
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
-
-
-def _draw_alignments(figure, alignments: list[tuple[str, np.ndarray]], suptitle: str):
-    axes = figure.subplots(1, len(alignments), squeeze=False)
-    for axis, (title, alignment) in zip(axes[0], alignments):
-        image = axis.imshow(np.asarray(alignment).T, aspect="auto", origin="lower",
-                            interpolation="none", vmin=0.0, vmax=1.0)
-        axis.set_title(title, fontsize=10)
-        axis.set_xlabel("decoder step")
-        axis.set_ylabel("input symbol")
-        figure.colorbar(image, ax=axis)
-    if suptitle:
-        figure.suptitle(suptitle, fontsize=10)
-    figure.tight_layout()
-    return figure
-
-
-def save_alignment_png(path: Path, alignments: list[tuple[str, np.ndarray]], suptitle: str = ""):
-    figure = alignment_figure(alignments, suptitle)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

@@ -1,14 +1,13 @@
 """Who watches a run: `build_callbacks(config)` returns the sinks that `config.monitor` switches
-on (TensorBoard, progress.json, alert events, MLflow, Telegram), for `tacotron train` and
-`tacotron demo` alike. All of them are fed by the Trainer's hooks and its event stream."""
+on (TensorBoard, progress.json, MLflow, Telegram), for `tacotron train`, `tacotron demo` and
+`tacotron vocoder train` alike. All of them are fed by the run loop's hooks and its event
+stream. (Alerts are not a sink: the controller, training/controller.py, raises them.)"""
 
 from __future__ import annotations
 
-import math
-
 from tacotron.config import Config
 from tacotron.monitoring.media import MediaCache
-from tacotron.training.trainer import Callback, Trainer, ValidationSample
+from tacotron.training.callbacks import Callback
 
 
 def build_callbacks(config: Config) -> list[Callback]:
@@ -25,8 +24,6 @@ def build_callbacks(config: Config) -> list[Callback]:
         from tacotron.monitoring.progress import ProgressFile
 
         callbacks.append(ProgressFile())
-    if monitor.alerts:
-        callbacks.append(HealthAlerts())
     if monitor.mlflow:
         from tacotron.monitoring.mlflow_sink import MlflowLogger, require_mlflow
 
@@ -37,48 +34,3 @@ def build_callbacks(config: Config) -> list[Callback]:
 
         callbacks.append(TelegramNotifier.from_env(monitor, media))
     return callbacks
-
-
-class HealthAlerts(Callback):
-    """Turns what a watcher must hear about at once into `alert` events (each sink then decides
-    how to tell it): a non-finite training loss, and an alignment that has not formed by
-    `autofix.alignment_expected_step` or was lost after forming. "Formed" is the one threshold the
-    phases and the auto-fix use too: validation diagonality >= `schedule.quality_diagonality`.
-    One event when a condition starts, not one per step while it lasts. (What the auto-fix then
-    does about it is its own `autofix` event.)"""
-
-    def __init__(self):
-        self.in_nan_streak = False
-        self.aligned_once = False
-        self.alignment_alert_open = False
-
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        bad = not math.isfinite(logs.get("total", 0.0)) or logs.get("skipped_nonfinite", 0.0) > 0
-        if bad and not self.in_nan_streak:
-            trainer.emit("alert", rule="nan_loss",
-                         message=f"training loss is {logs.get('total')} (the step was skipped)",
-                         grad_norm=logs.get("grad_norm"))
-        self.in_nan_streak = bad
-
-    def on_validation_end(self, trainer: Trainer, metrics: dict[str, float],
-                          sample: ValidationSample | None) -> None:
-        diagonality = metrics.get("diagonality")
-        if diagonality is None:
-            return
-        threshold = trainer.config.schedule.quality_diagonality
-        if diagonality >= threshold:
-            self.aligned_once = True
-            self.alignment_alert_open = False
-            return
-        if self.alignment_alert_open:
-            return
-        if self.aligned_once:
-            rule, message = "alignment_lost", "the alignment formed earlier and is now lost"
-        elif trainer.step >= trainer.config.autofix.alignment_expected_step:
-            rule, message = ("alignment_not_formed",
-                             f"no alignment after {trainer.step} steps")
-        else:
-            return
-        self.alignment_alert_open = True
-        trainer.emit("alert", rule=rule, message=message, diagonality=round(diagonality, 4),
-                     threshold=threshold)

@@ -26,7 +26,7 @@ from tacotron.monitoring.delivery import DeliveryWorker, PermanentError, RetryAf
 from tacotron.runs.events import Event
 from tacotron.monitoring.media import MediaCache, SampleMedia
 from tacotron.monitoring.progress import StepRate, eta_seconds, format_duration
-from tacotron.training.trainer import Callback, Trainer, ValidationSample
+from tacotron.training.callbacks import Callback, RunView, ValidationSample
 
 DEFAULT_API_URL = "https://api.telegram.org"
 TOKEN_ENV, CHAT_ENV, API_URL_ENV = "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_API_URL"
@@ -145,7 +145,7 @@ def _metric(values: dict[str, float], key: str, label: str, digits: int = 3) -> 
     return f"{label} {values[key]:.{digits}f}"
 
 
-def start_message(run: str, event: Event, trainer: Trainer) -> str:
+def start_message(run: str, event: Event, trainer: RunView) -> str:
     fields, config = event.fields, trainer.config
     until = f"step {fields.get('max_steps', config.train.max_steps)}"
     if fields.get("max_minutes"):
@@ -210,7 +210,7 @@ def event_message(run: str, event: Event) -> str:
     return f"ℹ️ <b>{_e(run)}</b> {_e(event.summary())}"
 
 
-def finish_message(run: str, trainer: Trainer, reason: str, suppressed: int) -> str:
+def finish_message(run: str, trainer: RunView, reason: str, suppressed: int) -> str:
     val = trainer.last_val_metrics
     lines = [f"✅ <b>{_e(run)}</b> finished: {_e(reason)} at step {trainer.step} "
              f"({format_duration(trainer.train_seconds)} of training)"]
@@ -274,14 +274,14 @@ class TelegramNotifier(Callback):
     def from_env(cls, monitor: MonitorConfig, media: MediaCache | None = None) -> "TelegramNotifier":
         return cls(monitor, BotApi(*credentials_from_env()), media)
 
-    def run_name(self, trainer: Trainer) -> str:
+    def run_name(self, trainer: RunView) -> str:
         return trainer.run_dir.resolve().name
 
     def send_text(self, description: str, text: str) -> None:
         self.worker.submit(description, lambda: self.bot.send_message(text))
 
     @never_raises
-    def on_event(self, trainer: Trainer, event: Event) -> None:
+    def on_event(self, trainer: RunView, event: Event) -> None:
         run = self.run_name(trainer)
         if event.kind == "train_start":
             self.send_text("start message", start_message(run, event, trainer))
@@ -304,14 +304,14 @@ class TelegramNotifier(Callback):
                 self.send_text(f"{event.kind} step {event.step}", text)
 
     @never_raises
-    def on_validation_end(self, trainer: Trainer, metrics: dict[str, float],
+    def on_validation_end(self, trainer: RunView, metrics: dict[str, float],
                           sample: ValidationSample | None) -> None:
         self.val, self.val_step = dict(metrics), trainer.step
         if sample is not None:
             self.pending = self.media.get(trainer.step, sample, trainer.config.audio)
 
     @never_raises
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_step_end(self, trainer: RunView, logs: dict[str, float]) -> None:
         self.rate.add(trainer.step, logs.get("seconds", 0.0))
         self.last_logs = logs
         every = (self.monitor.telegram_progress_every_steps
@@ -319,7 +319,7 @@ class TelegramNotifier(Callback):
         if trainer.step % every == 0:
             self.send_card(trainer, logs)
 
-    def send_card(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def send_card(self, trainer: RunView, logs: dict[str, float]) -> None:
         """A progress card; with the alignment picture and audio of a validation not shown yet."""
         rate = self.rate.steps_per_second()
         eta, end_step = eta_seconds(trainer.step, trainer.config.train.max_steps,
@@ -342,7 +342,7 @@ class TelegramNotifier(Callback):
                                                            f"step_{media.step:07d}"))
 
     @never_raises
-    def on_train_end(self, trainer: Trainer, reason: str) -> None:
+    def on_train_end(self, trainer: RunView, reason: str) -> None:
         if self.pending is not None:  # the last validation came after the last card
             self.send_card(trainer, self.last_logs)
         self.send_text("finish message", finish_message(self.run_name(trainer), trainer, reason,

@@ -1,4 +1,5 @@
-"""Checkpoint files: atomic writes, keep-last-K, best-by-validation, newest-first discovery.
+"""Checkpoint files of a run folder: where they are, newest-first discovery, reading (writing
+them is the training loop's: training/checkpoint.py).
 
 Layout of a run folder:
     runs/NAME/config.yaml                       the resolved config of the run
@@ -10,16 +11,15 @@ Layout of a run folder:
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from tacotron.errors import UserError
-from tacotron.files import atomic_write, atomic_write_text
 
 STEP_PATTERN = re.compile(r"step_(\d+)\.pt$")
+VOCODER_TASK = "hifigan"  # the "task" entry of a vocoder training checkpoint
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -34,24 +34,6 @@ def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
         if match:
             found.append((int(match.group(1)), path))
     return sorted(found)
-
-
-def save_checkpoint(run_dir: Path, state: dict[str, Any], config_yaml: str, keep_last: int) -> Path:
-    step = state["step"]
-    path = checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
-    atomic_write(path, lambda handle: torch.save(state, handle))
-    atomic_write_text(path.with_suffix(".yaml"), config_yaml)
-    for _, old in step_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
-        old.unlink(missing_ok=True)
-        old.with_suffix(".yaml").unlink(missing_ok=True)
-    return path
-
-
-def save_best(run_dir: Path, source: Path) -> Path:
-    best = checkpoint_dir(run_dir) / "best.pt"
-    atomic_write(best, lambda handle: handle.write(source.read_bytes()))
-    shutil.copyfile(source.with_suffix(".yaml"), best.with_suffix(".yaml"))
-    return best
 
 
 def load_checkpoint(path: Path, map_location="cpu") -> dict[str, Any]:

@@ -1,9 +1,20 @@
 """The run's event stream: everything a person watching the run would want to be told.
 
-The Trainer emits an `Event` for the start, every validation, every checkpoint, phase changes,
+The run loop (training/loop.py) emits an `Event` for the start, every validation, every checkpoint, phase changes,
 automatic fixes, alerts, the end and a crash. Each event is appended to `RUN/events.jsonl` (one
 JSON object a line, so `tacotron status` can read it while training runs) and handed to every
 callback's `on_event`, which is how TensorBoard, MLflow and Telegram sinks receive it.
+
+Kinds and their fields:
+    train_start  device, parameters, resumed_from, data, train_utterances, batch_size, max_steps
+    validation   the validation metrics of this step
+    checkpoint   path, is_best
+    phase        from, to, reason (every phase change, whoever causes it)
+    autofix      rule, observed, action, before, after (an automatic correction)
+    alert        rule, message (something is wrong and nothing was changed)
+    pruned       objective, warmup_steps (the tuner stops this trial: worse than the others)
+    train_end    reason, best_val_mel_l1, seconds, the last validation metrics
+    crash        error, traceback (the last lines)
 """
 
 from __future__ import annotations
@@ -14,21 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tacotron.files import append_line
+
 EVENTS_FILE = "events.jsonl"
-
-# kind: what the fields hold
-EVENT_KINDS = {
-    "train_start": "device, parameters, resumed_from, config summary",
-    "validation": "the validation metrics of this step",
-    "checkpoint": "path, is_best",
-    "phase": "from, to, reason (training phases)",
-    "autofix": "rule, observed, action, before, after (an automatic correction)",
-    "alert": "rule, message (something is wrong and nothing was changed)",
-    "pruned": "objective, warmup_steps (the tuner stops this trial: worse than the others)",
-    "train_end": "reason, best metrics",
-    "crash": "error, traceback (the last lines)",
-}
-
 
 @dataclass
 class Event:
@@ -61,8 +60,9 @@ def _short(value: Any) -> str:
 
 
 def append_event(run_dir: Path, event: Event) -> None:
-    with open(Path(run_dir) / EVENTS_FILE, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
+    """One line of events.jsonl (files.append_line: whole lines, not atomic)."""
+    append_line(Path(run_dir) / EVENTS_FILE, json.dumps(event.to_dict(), default=str,
+                                                        ensure_ascii=False))
 
 
 def read_events(run_dir: Path) -> list[Event]:

@@ -115,16 +115,17 @@ def measure_step_seconds(config: Config, prepared, batch_size: int, steps: int) 
     probe.autofix.enabled = False
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(probe, prepared, run_dir, progress=False)
-        batches = iter(trainer.train_loader)
-        trainer.train_step([next(batches)])
+        task = trainer.task
+        batches = iter(task.train_loader)
+        task.train_step([next(batches)])
         started = time.perf_counter()
         for _ in range(steps):
             try:
                 batch = next(batches)
             except StopIteration:
-                batches = iter(trainer.train_loader)
+                batches = iter(task.train_loader)
                 batch = next(batches)
-            trainer.train_step([batch])
+            task.train_step([batch])
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         return (time.perf_counter() - started) / steps
@@ -144,12 +145,12 @@ def largest_fitting_batch(config: Config, prepared) -> int:
         probe.autofix.enabled = False
         try:
             with tempfile.TemporaryDirectory() as run_dir:
-                trainer = Trainer(probe, prepared, run_dir, progress=False)
-                dataset = trainer.train_loader.dataset
+                task = Trainer(probe, prepared, run_dir, progress=False).task
+                dataset = task.train_loader.dataset
                 longest = sorted(range(len(dataset)), key=lambda i: -dataset.frames[i])
                 items = [dataset[i] for i in longest[:batch_size]]
-                batch: Batch = trainer.train_loader.collate_fn(items)
-                trainer.train_step([batch])
+                batch: Batch = task.train_loader.collate_fn(items)
+                task.train_step([batch])
             return batch_size
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()

@@ -101,8 +101,8 @@ def next_phase(phase: str, step: int, metrics: dict[str, float], mel_l1_history:
 
 @dataclass
 class Controls:
-    """The training knobs that change during a run (phases, the auto-fix controller), saved in
-    every checkpoint so a resumed run continues with them."""
+    """The training knobs that change during a run (phases, the controller) and the
+    controller's memory, saved in every checkpoint so a resumed run continues with them."""
 
     guided_weight: float  # w_0 of the guided attention loss before the phase decay
     gate_pos_weight: float
@@ -113,6 +113,8 @@ class Controls:
     actions: dict[str, int] = field(default_factory=dict)  # auto-fix rule -> times acted
     last_action: dict[str, int] = field(default_factory=dict)  # auto-fix rule -> step
     streaks: dict[str, int] = field(default_factory=dict)  # consecutive observations per rule
+    aligned_once: bool = False  # the alignment has formed at some validation (alerts "lost")
+    plateau_since: int = 0  # validations seen at the plateau rule's last action (its window)
 
     @classmethod
     def initial(cls, config: Config) -> "Controls":

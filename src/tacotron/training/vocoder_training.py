@@ -1,6 +1,7 @@
-"""HiFi-GAN vocoder training in the one training loop: `VocoderTrainer` overrides only what is
-trained (`build`, `train_step`, `validate`, `task_state`, `load_task_state`, `has_validation`), so
-resume, atomic checkpoints, time budgets, events and callbacks are the acoustic model's.
+"""HiFi-GAN vocoder training: `HifiGanTask` is what is trained in the run loop
+(training/loop.py), which gives it resume, atomic checkpoints, time budgets, events and callbacks.
+It has none of the Tacotron task's phases, controller, last-good restore or free-running sample;
+the Tacotron settings it does not read are rejected when given (`vocoder_config`).
 
 Examples are random `vocoder.segment_size`-sample pieces of the recordings with the matching
 frames of their log-mel: the recording's own (ground truth), or with `vocoder.acoustic_checkpoint`
@@ -38,11 +39,10 @@ from tacotron.inference.vocoder import (GRIFFIN_LIM, VOCODER_TASK, check_compati
 from tacotron.model.hifigan import (Generator, MultiPeriodDiscriminator, MultiScaleDiscriminator,
                                     discriminator_loss, feature_matching_loss,
                                     generator_adversarial_loss, generator_spec)
-from tacotron.model.tacotron2 import Tacotron2
-from tacotron.text import get_frontend
 from tacotron.runs import checkpoint as ckpt
-from tacotron.monitoring.tensorboard import TensorBoardLogger
-from tacotron.training.trainer import Trainer
+from tacotron.runs.acoustic import load_acoustic
+from tacotron.training.callbacks import Callback, VocoderSample
+from tacotron.training.loop import RunLoop
 
 TEACHER_FORCED_DIR = "teacher_forced"
 TEACHER_FORCED_SEED = 0  # prenet dropout stays on in Tacotron 2; fixed masks make the cache reproducible
@@ -85,11 +85,9 @@ def teacher_forced_mels(acoustic_checkpoint: str | Path, utterances: list[Uttera
     """id -> [n_mels, frames] postnet mel the acoustic model predicts when fed the recording's
     own mel (teacher forcing), so its frames line up with the recording. Computed once; the
     cache is redone when the checkpoint file changes."""
-    path = ckpt.resolve_checkpoint(acoustic_checkpoint)
-    state = ckpt.load_checkpoint(path)
-    if state.get("task") == VOCODER_TASK:
-        raise UserError(f"{path} is a vocoder checkpoint; --finetune-from takes a Tacotron 2 one")
-    config = config_from_dict(state["config"])
+    loaded = load_acoustic(acoustic_checkpoint, device,
+                           if_vocoder="--finetune-from takes a Tacotron 2 one")
+    path, config, model = loaded.path, loaded.config, loaded.model
     check_compatible(audio, config.audio, "being trained")
     fingerprint = acoustic_fingerprint(path)
     source_file = cache_dir / "source.json"
@@ -108,12 +106,7 @@ def teacher_forced_mels(acoustic_checkpoint: str | Path, utterances: list[Uttera
     if not missing:
         return paths
 
-    frontend = get_frontend(config.text.language)
-    if list(frontend.symbols) != list(state["symbols"]):
-        raise UserError(f"{path}: the checkpoint's symbol table differs from this version's")
-    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
-    model.load_state_dict(state["model"])
-    model.to(device).eval()
+    frontend = loaded.frontend
     dataset = MelTextDataset(sorted(missing, key=lambda u: u.frames), frontend)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
                         collate_fn=MelTextCollate(config.model.reduction_factor,
@@ -196,17 +189,16 @@ def collate_segments(items) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack(mels), torch.stack(waveforms)
 
 
-# ---------------------------------------------------------------------------- trainer
-class VocoderTrainer(Trainer):
-    """HiFi-GAN in the one training loop: `self.model` is the generator; the discriminators and
-    their optimizer are extra entries of the checkpoint."""
+# ---------------------------------------------------------------------------- task
+class HifiGanTask:
+    """HiFi-GAN in the run loop: `model` is the generator; the discriminators and their optimizer
+    are extra entries of the checkpoint."""
 
-    def build(self) -> None:
+    def build(self, loop: RunLoop) -> None:
+        self.loop = loop
+        self.config, self.data, self.device = loop.config, loop.data, loop.device
         config, train, vocoder = self.config, self.config.train, self.config.vocoder
-        if config.schedule.phases or config.autofix.enabled:
-            raise UserError("schedule.phases and autofix.enabled steer the attention and the stop "
-                            "gate of the acoustic model: set both to false for a vocoder run")
-        if self.world_size > 1:
+        if loop.world_size > 1:
             raise UserError("vocoder training runs on one device (no torchrun)")
         spec = generator_spec(vocoder.generator, config.audio.n_mels)
         if spec.hop_length != config.audio.hop_length:
@@ -214,7 +206,7 @@ class VocoderTrainer(Trainer):
                             f"audio.hop_length is {config.audio.hop_length}")
         self.generator = Generator(spec)
         self.init_source = self.load_initial_weights()
-        self.model = self.ddp_model = self.generator.to(self.device)
+        self.model = self.generator.to(self.device)
         self.mpd = MultiPeriodDiscriminator().to(self.device)
         self.msd = MultiScaleDiscriminator().to(self.device)
         self.optimizer = self.adamw(self.generator.parameters())
@@ -228,8 +220,8 @@ class VocoderTrainer(Trainer):
         utterances = self.data.train + self.data.val
         if vocoder.acoustic_checkpoint:
             input_mels = teacher_forced_mels(vocoder.acoustic_checkpoint, utterances,
-                                             self.run_dir / TEACHER_FORCED_DIR, config.audio,
-                                             self.device, progress=self.progress)
+                                             loop.run_dir / TEACHER_FORCED_DIR, config.audio,
+                                             self.device, progress=loop.progress)
         else:
             input_mels = {u.id: u.mel_path for u in utterances}
         if not self.data.train:
@@ -244,8 +236,6 @@ class VocoderTrainer(Trainer):
         # Validation vocodes whole utterances: (input mel, the recording's own mel, recording).
         self.val_items = [(u.id, input_mels[u.id], u.mel_path, audio_files[u.id])
                           for u in self.data.val[:vocoder.val_utterances]]
-        self.val_loader = self.val_items
-        self.validation_audio: tuple[np.ndarray, np.ndarray] | None = None
 
     def adamw(self, parameters) -> torch.optim.AdamW:
         vocoder = self.config.vocoder
@@ -269,7 +259,7 @@ class VocoderTrainer(Trainer):
         self.generator.load_state_dict(generator.state_dict())
         return name
 
-    def task_state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, Any]:
         return {
             "task": VOCODER_TASK,
             "model": self.generator.state_dict(),
@@ -279,14 +269,14 @@ class VocoderTrainer(Trainer):
             "discriminator_optimizer": self.discriminator_optimizer.state_dict(),
         }
 
-    def load_task_state(self, state: dict[str, Any], path: Path) -> None:
+    def load_state(self, state: dict[str, Any], path: Path) -> None:
         saved = config_from_dict(state["config"])
         mine = self.config.vocoder
         if (state.get("task") != VOCODER_TASK or saved.audio != self.config.audio
                 or saved.vocoder.generator != mine.generator
                 or saved.vocoder.acoustic_checkpoint != mine.acoustic_checkpoint):
             raise UserError(
-                f"{self.run_dir} holds another run ({path.name}: not a vocoder run, or another "
+                f"{self.loop.run_dir} holds another run ({path.name}: not a vocoder run, or another "
                 "generator size, acoustic checkpoint or audio config); use another --out folder")
         self.generator.load_state_dict(state["model"])
         self.mpd.load_state_dict(state["mpd"])
@@ -300,14 +290,14 @@ class VocoderTrainer(Trainer):
     def learning_rate(self) -> float:
         """lr(epoch) = learning_rate * lr_decay ** epoch (the paper's per-epoch exponential decay)."""
         vocoder = self.config.vocoder
-        return vocoder.learning_rate * vocoder.lr_decay ** self.epoch
+        return vocoder.learning_rate * vocoder.lr_decay ** self.loop.epoch
 
     def apply_gradients(self, optimizer: torch.optim.Optimizer, parameters) -> float:
         """Unscale, measure the gradient norm (HiFi-GAN does not clip), step unless non-finite."""
-        self.scaler.unscale_(optimizer)
+        self.loop.scaler.unscale_(optimizer)
         norm = float(torch.nn.utils.clip_grad_norm_(parameters, float("inf")))
         if math.isfinite(norm):
-            self.scaler.step(optimizer)
+            self.loop.scaler.step(optimizer)
         optimizer.zero_grad(set_to_none=True)
         return norm
 
@@ -323,24 +313,25 @@ class VocoderTrainer(Trainer):
         count = len(micro_batches)
         batches = [(mel.to(self.device), waveform.to(self.device)[:, None, :])
                    for mel, waveform in micro_batches]
-        with self.autocast():
+        autocast, scaler = self.loop.autocast, self.loop.scaler
+        with autocast():
             fakes = [self.generator(mel) for mel, _ in batches]
         totals = {"discriminator": 0.0, "generator_adversarial": 0.0, "feature_matching": 0.0,
                   "mel_l1": 0.0, "total": 0.0}
 
         discriminator_parameters = [*self.mpd.parameters(), *self.msd.parameters()]
         for (_, real), fake in zip(batches, fakes):
-            with self.autocast():
+            with autocast():
                 loss = sum(discriminator_loss(d(real)[0], d(fake.detach())[0])
                            for d in (self.mpd, self.msd))
-            self.scaler.scale(loss / count).backward()
+            scaler.scale(loss / count).backward()
             totals["discriminator"] += float(loss.detach()) / count
         discriminator_norm = self.apply_gradients(self.discriminator_optimizer,
                                                   discriminator_parameters)
 
         with frozen(discriminator_parameters):  # the G step needs no gradient of D's weights
             for (_, real), fake in zip(batches, fakes):
-                with self.autocast():
+                with autocast():
                     adversarial = feature = 0.0
                     for discriminator in (self.mpd, self.msd):
                         with torch.no_grad():
@@ -352,79 +343,103 @@ class VocoderTrainer(Trainer):
                                    self.loss_mel(real.squeeze(1)))
                 total = (adversarial + vocoder.feature_matching_weight * feature
                          + vocoder.mel_loss_weight * mel_l1)
-                self.scaler.scale(total / count).backward()
+                scaler.scale(total / count).backward()
                 for key, value in (("generator_adversarial", adversarial),
                                    ("feature_matching", feature), ("mel_l1", mel_l1),
                                    ("total", total)):
                     totals[key] += float(value.detach()) / count
         generator_norm = self.apply_gradients(self.optimizer, self.generator.parameters())
-        self.scaler.update()
-        self.step += 1
+        scaler.update()
         if not math.isfinite(totals["total"]):
             totals["skipped_nonfinite"] = 1.0
         return {**totals, "lr": lr, "grad_norm": generator_norm,
                 "grad_norm_discriminator": discriminator_norm}
 
     @torch.no_grad()
-    def validate(self) -> tuple[dict[str, float], None]:
+    def validate(self) -> tuple[dict[str, float], VocoderSample | None]:
         """Vocode whole validation utterances from their input mels; mel_l1 = `vocoded_mel_l1`
-        against each recording's own mel, weighted by frames."""
+        against each recording's own mel, weighted by frames. The sample: the first utterance
+        vocoded and recorded."""
         self.generator.eval()
         total = frames = 0.0
-        self.validation_audio = None
+        sample = None
         for _, input_mel, target_mel, audio_file in self.val_items:
             mel = torch.from_numpy(np.load(input_mel)).to(self.device)
-            with self.autocast():
+            with self.loop.autocast():
                 waveform = self.generator(mel[None])[0, 0].float()
             l1, count = vocoded_mel_l1(waveform, np.load(target_mel), self.mel_fn)
             total += l1 * count
             frames += count
-            if self.validation_audio is None and self.is_main:
+            if sample is None and self.loop.is_main:
                 recording, _ = load_audio(audio_file, self.config.audio.sample_rate)
-                self.validation_audio = (waveform.cpu().numpy(), recording)
+                sample = VocoderSample(waveform.cpu().numpy(), recording)
         self.generator.train()
-        return {"mel_l1": total / max(frames, 1)}, None
+        return {"mel_l1": total / max(frames, 1)}, sample
 
-    def progress_fields(self, logs: dict[str, float], budget: float) -> dict[str, str]:
+    def after_step(self, logs: dict[str, float]) -> None:
+        """Nothing steers a vocoder run (no phases, no controller)."""
+
+    def after_validation(self, metrics: dict[str, float]) -> dict[str, float]:
+        return {}
+
+    def progress_fields(self, logs: dict[str, float], val: dict[str, float]) -> dict[str, str]:
         fields = {"loss": f"{logs['total']:.3f}", "mel": f"{logs['mel_l1']:.3f}"}
-        if self.last_val_metrics:
-            fields["val_mel"] = f"{self.last_val_metrics['mel_l1']:.3f}"
-        if budget > 0:
-            fields["left"] = f"{max(0.0, budget - self.train_seconds) / 60:.1f}min"
+        if val:
+            fields["val_mel"] = f"{val['mel_l1']:.3f}"
         return fields
 
 
-class VocoderTensorBoardLogger(TensorBoardLogger):
-    """The TensorBoard sink plus the first validation utterance as audio (vocoded and recorded)."""
+class VocoderTrainer(RunLoop):
+    """The run loop with a `HifiGanTask`; `generator`, `mpd`, `init_source`, `val_items` and
+    `mel_fn` are the task's."""
 
-    def on_validation_end(self, trainer: Trainer, metrics: dict[str, float], sample) -> None:
-        super().on_validation_end(trainer, metrics, sample)
-        audio = getattr(trainer, "validation_audio", None)
-        if audio is None:
-            return
-        rate = trainer.config.audio.sample_rate
-        vocoded, recording = audio
-        self.writer.add_audio("val/vocoded", np.clip(vocoded, -1, 1)[None, :], trainer.step,
-                              sample_rate=rate)
-        if not getattr(self, "recording_logged", False):
-            self.writer.add_audio("val/recording", np.clip(recording, -1, 1)[None, :], trainer.step,
-                                  sample_rate=rate)
-            self.recording_logged = True
-        self.writer.flush()
+    def __init__(self, config: Config, data: PreparedData, run_dir: str | Path,
+                 callbacks: list[Callback] | None = None, progress: bool = True):
+        super().__init__(config, data, run_dir, HifiGanTask(), callbacks, progress)
+
+    generator = property(lambda self: self.task.generator)
+    mpd = property(lambda self: self.task.mpd)
+    init_source = property(lambda self: self.task.init_source)
+    val_items = property(lambda self: self.task.val_items)
+    mel_fn = property(lambda self: self.task.mel_fn)
 
 
 # ---------------------------------------------------------------------------- API
+# Settings of Tacotron 2 training that a vocoder run does not read -> what to set instead. Given
+# as overrides they are an error, not a silent no-op.
+UNREAD_BY_VOCODER = {
+    "model": "the acoustic model's architecture; the generator is vocoder.generator",
+    "loss": "the acoustic model's losses; see vocoder.*_weight",
+    "schedule": "the acoustic model's phases and schedules; a vocoder run has none",
+    "autofix": "the acoustic model's controller; a vocoder run has none",
+    "train.learning_rate": "use vocoder.learning_rate",
+    "train.min_learning_rate": "the vocoder's LR decays per epoch: vocoder.lr_decay",
+    "train.warmup_steps": "the vocoder's LR decays per epoch: vocoder.lr_decay",
+    "train.lr_half_life_steps": "the vocoder's LR decays per epoch: vocoder.lr_decay",
+    "train.weight_decay": "AdamW with vocoder.adam_beta1/2, no weight decay",
+    "train.grad_clip_norm": "HiFi-GAN does not clip gradients",
+}
+
+
+def reject_unread_settings(overrides: list[str]) -> None:
+    for item in overrides:
+        key = item.split("=", 1)[0].strip()
+        reason = UNREAD_BY_VOCODER.get(key) or UNREAD_BY_VOCODER.get(key.split(".")[0])
+        if reason:
+            raise UserError(f"{key}: vocoder training does not read this setting ({reason})")
+
+
 def vocoder_config(generator: str = "v1", finetune_from: str | Path | None = None,
                    init: str | None = None, preset: str | None = None,
                    overrides: list[str] | None = None) -> Config:
     """The config of a vocoder run: defaults (train.batch_size 16, the paper's), the preset,
-    then the flags, then `overrides`. With `finetune_from` the audio settings and language are the
+    then the flags, then `overrides` (a Tacotron setting the vocoder does not read is a UserError).
+    With `finetune_from` the audio settings and language are the
     acoustic model's and `init` defaults to the pretrained universal generator when installed."""
     from tacotron.config import load_config
 
-    # The phases and the auto-fix steer attention and the stop gate, which a vocoder does not have.
-    flags = ["train.batch_size=16", f"vocoder.generator={generator}", "schedule.phases=false",
-             "autofix.enabled=false"]
+    reject_unread_settings(overrides or [])
+    flags = ["train.batch_size=16", f"vocoder.generator={generator}"]
     if finetune_from:
         path = ckpt.resolve_checkpoint(finetune_from)
         acoustic = config_from_dict(ckpt.load_checkpoint(path)["config"])
@@ -445,11 +460,11 @@ def vocoder_config(generator: str = "v1", finetune_from: str | Path | None = Non
 
 
 def train_vocoder(data_dir: str | Path, out: str | Path, config: Config,
-                  progress: bool = True, callbacks: list | None = None) -> VocoderTrainer:
+                  progress: bool = True, callbacks: list[Callback] | None = None) -> VocoderTrainer:
+    """Prepare the data set, then train; `callbacks`: the sinks (monitoring.sinks.build_callbacks)."""
     from tacotron.data.prepare import prepare
 
     prepared = prepare(data_dir, config, progress=progress)
-    trainer = VocoderTrainer(config, prepared, out, progress=progress,
-                             callbacks=[VocoderTensorBoardLogger(), *(callbacks or [])])
+    trainer = VocoderTrainer(config, prepared, out, progress=progress, callbacks=callbacks)
     trainer.fit()
     return trainer
