@@ -77,7 +77,7 @@ class OnnxTacotron:
     def eval(self) -> "OnnxTacotron":
         return self
 
-    def infer(self, text, text_lengths, max_frames: torch.Tensor, gate_threshold: float = 0.5,
+    def infer(self, text, text_lengths, max_frames: torch.Tensor, gate_threshold: float,
               gate_threshold_start: float | None = None,
               attention_window: tuple[int, int] | None = None) -> TacotronOutput:
         """As `Tacotron2.infer` / `Decoder.infer` (same stop rule, cap and window)."""
