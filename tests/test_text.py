@@ -3,8 +3,8 @@ import pytest
 from tacotron.errors import UserError
 from tacotron.text import Frontend, UnknownSymbolsError, detect_language, get_frontend
 
-en = get_frontend("en")
-ru = get_frontend("ru")
+en = get_frontend("en", "characters")
+ru = get_frontend("ru", "characters")
 
 
 def test_symbol_sets():
@@ -19,7 +19,7 @@ def test_symbol_sets():
 
 def test_unknown_language_is_a_user_error():
     with pytest.raises(UserError, match="unsupported text language 'de'"):
-        get_frontend("de")
+        get_frontend("de", "characters")
 
 
 @pytest.mark.parametrize("text, normalized", [

@@ -143,7 +143,7 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path, vocoder: str | None
         raise UserError(f"{path} is a vocoder checkpoint: export the acoustic model's checkpoint "
                         "with --vocoder pointing at this one")
     config = config_from_dict(state["config"])
-    frontend = get_frontend(config.text.language)
+    frontend = get_frontend(config.text.language, config.text.input)
     model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
     model.load_state_dict(state["model"])
     model.eval()

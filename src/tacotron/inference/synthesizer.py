@@ -139,7 +139,7 @@ class Synthesizer:
             raise UserError(f"{path} is a vocoder checkpoint: pass it as the vocoder, with the "
                             "acoustic model's checkpoint as the checkpoint")
         config = config_from_dict(state["config"], overrides)
-        frontend = get_frontend(config.text.language)
+        frontend = get_frontend(config.text.language, config.text.input)
         if list(frontend.symbols) != list(state["symbols"]):
             raise UserError(f"{path}: the checkpoint's symbol table differs from this version's "
                             f"'{config.text.language}' frontend")
@@ -186,7 +186,7 @@ class Synthesizer:
                 if jobs and segment.pause_after != segmentation.NONE:
                     jobs[-1].segment = segmentation.Segment(jobs[-1].segment.text, segment.pause_after)
                 continue
-            jobs.append(_Job(segment, normalized, self.frontend.to_ids(normalized)))
+            jobs.append(_Job(segment, normalized, self.frontend.to_ids(self.frontend.to_input(normalized))))
         if not jobs:
             raise UserError(f"nothing to say in {text!r}")
         return jobs

@@ -196,7 +196,7 @@ class Trainer:
     def build(self) -> None:
         """Model, optimizer, loss and data loaders (`train_loader` over `sampler`, `val_loader`)."""
         config, data, train = self.config, self.data, self.config.train
-        self.frontend = get_frontend(config.text.language)
+        self.frontend = get_frontend(config.text.language, config.text.input)
         self.model = Tacotron2(config.model, len(self.frontend.symbols),
                                config.audio.n_mels).to(self.device)
         self.ddp_model = self.model

@@ -108,7 +108,7 @@ def teacher_forced_mels(acoustic_checkpoint: str | Path, utterances: list[Uttera
     if not missing:
         return paths
 
-    frontend = get_frontend(config.text.language)
+    frontend = get_frontend(config.text.language, config.text.input)
     if list(frontend.symbols) != list(state["symbols"]):
         raise UserError(f"{path}: the checkpoint's symbol table differs from this version's")
     model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
