@@ -150,6 +150,8 @@ _ROMAN_CENTURY = re.compile(r"(?<![\w+])(?P<roman>[IVXL]+)(?=\s+век)")  # "XX
 _NUMBER_SIGN = re.compile(r"№\s?(?=\d)")
 _PLUS = re.compile(r"(?<![\w+])\+(?=\d)")
 _PLAIN_NUMBER = re.compile(rf"{_PREPOSITION}(?P<number>{_NUMBER})(?=\s+(?P<next>[а-яё]+))?", re.IGNORECASE)
+# "в", "к", "с" become "во", "ко", "со" before "вт": "во втором", "ко второму", "со второго".
+_BEFORE_VT = re.compile(r"(?<![\w+])([вкс]) (?=вт)", re.IGNORECASE)
 _CITY = re.compile(r"(?<![\w+])г\.\s?(?=[А-ЯЁ])")  # "г. Москва": "город" (a year was taken before)
 
 # These stand before the word they qualify, so their period never ends a sentence.
@@ -198,6 +200,7 @@ def expand(text: str) -> str:
     # Spaces around the words keep them apart from a unit written close up: "5кВт" -> "пять кВт".
     text = _PLAIN_NUMBER.sub(_plain_number, text)
     text = _CITY.sub("город ", text)
+    text = _BEFORE_VT.sub(r"\1о ", text)
     for pattern, words in _PREFIX_ABBREVIATIONS:
         text = pattern.sub(words, text)
     for pattern, words in _ABBREVIATIONS:
