@@ -8,6 +8,7 @@ import pytest
 
 from tacotron.audio.espeak import EspeakVoice
 from tacotron.config import ConfigError, load_config
+from tacotron.errors import UserError
 from tacotron.data.corpus import generate_sentences, generate_test_sentences
 from tacotron.data.dataset import MelTextDataset
 from tacotron.data.prepare import load_prepared, prepare
@@ -184,5 +185,9 @@ def test_a_phoneme_model_trains_and_its_checkpoint_synthesizes(corpus_en, fast_c
     synthesis = synthesizer.synthesize("Hello, world.")
     assert synthesis.segments[0].normalized == "hello, world."
     assert len(synthesis.waveform) > 0 and np.isfinite(synthesis.waveform).all()
-    # The model was built for 61 phoneme symbols: the character frontend cannot load it.
     assert synthesizer.model.embedding.num_embeddings == len(en.symbols)
+    # Resuming the run with characters is refused with a reason, not a tensor size mismatch.
+    characters = fast_config("train.max_steps=8")
+    resumed = Trainer(characters, prepare(corpus_en, characters, progress=False), tmp_path / "run", progress=False)
+    with pytest.raises(UserError, match="text.input=phonemes"):
+        resumed.fit()

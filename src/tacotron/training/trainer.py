@@ -243,6 +243,10 @@ class Trainer:
             raise UserError(
                 f"{self.run_dir} holds a run with a different model or audio config "
                 f"({path.name}); use another --out folder or the same settings")
+        if state["symbols"] != list(self.frontend.symbols):
+            raise UserError(
+                f"{self.run_dir} holds a run that reads text.input={saved.text.input} ({path.name}); "
+                f"use another --out folder or the same text.input")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
 
