@@ -188,6 +188,7 @@ def test_a_phoneme_model_trains_and_its_checkpoint_synthesizes(corpus_en, fast_c
     assert synthesizer.model.embedding.num_embeddings == len(en.symbols)
     # Resuming the run with characters is refused with a reason, not a tensor size mismatch.
     characters = fast_config("train.max_steps=8")
-    resumed = Trainer(characters, prepare(corpus_en, characters, progress=False), tmp_path / "run", progress=False)
+    resumed = Trainer(characters, prepare(corpus_en, characters, progress=False), tmp_path / "run",
+                      progress=False)
     with pytest.raises(UserError, match="text.input=phonemes"):
         resumed.fit()

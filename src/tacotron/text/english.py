@@ -82,7 +82,7 @@ def expand(text: str) -> str:
     text = _CLOCK.sub(lambda match: f" {match.group(1).lower()} m", text)
     text = _FRACTION.sub(_fraction, text)
     for pattern, one, many in _COUNTED:
-        text = pattern.sub(lambda match: f"{_amount(match.group(1))} {one if match.group(1) == '1' else many}", text)
+        text = pattern.sub(lambda match: f"{_amount(match[1])} {one if match[1] == '1' else many}", text)
     # Spaces around the words keep them apart from a unit written close up: "5km" -> "five km".
     text = _PLAIN_NUMBER.sub(lambda match: f" {_spell_number(match.group())} ", text)
     for pattern, words in _PREFIX_ABBREVIATIONS:

@@ -119,7 +119,8 @@ class Phonemizer:
             espeak_library.select_voice(library, self.voice)
             # eSpeak advances `pointer` past each clause it returns and sets it to NULL at the end.
             while pointer.value:
-                phonemes = library.espeak_TextToPhonemes(ctypes.byref(pointer), ESPEAK_CHARS_UTF8, PHONEMES_IPA)
+                phonemes = library.espeak_TextToPhonemes(ctypes.byref(pointer), ESPEAK_CHARS_UTF8,
+                                                         PHONEMES_IPA)
                 if phonemes:
                     clauses.append(phonemes.decode("utf-8").strip())
         return " ".join(clause for clause in clauses if clause)

@@ -4,7 +4,8 @@ Handled patterns (a preposition right before the number sets its case, see _PREP
   * years and other ordinals before "год", "век", "число" (any form) or "г."/"гг.":
     "в 1812 году" -> "в тысяча восемьсот двенадцатом году", "с 1812 г." -> "с тысяча ... двенадцатого года",
     ranges "в 1941-1945 годах" -> "в тысяча девятьсот сорок первом - тысяча девятьсот сорок пятом годах";
-  * dates "1 мая" -> "первого мая" (genitive; "к" dative, "на"/"по"/"за" accusative; "первое мая" at the start);
+  * dates "1 мая" -> "первого мая" (genitive; "к" dative, "на"/"по"/"за" accusative; "первое мая" when
+    the date is named: "1 мая - праздник");
   * ordinals written with an ending: "1-й", "2-го", "5-м", "3-я", "1990-х", "1990-е годы"; "2-х" is "двух";
   * counted units and signs, the noun agreeing with the number and the case: кг, г, мг, км, м, см, мм, л, мл,
     ч, мин, сек, %, руб., коп., тыс., млн, млрд, °C, °, $, €, ₽; "№ 5" -> "номер пять";
@@ -41,23 +42,27 @@ _PREPOSITION_CASE = {
     "над": "i", "под": "i", "перед": "i", "между": "i",
 }
 _INSTRUMENTAL_PREPOSITIONS = ("с", "со", "за", "над", "под", "перед", "между")
-_PREPOSITION = rf"(?:(?<![\w+])(?P<prep>{'|'.join(sorted(_PREPOSITION_CASE, key=len, reverse=True))})(?P<space>\s+))?"
+_PREPOSITIONS = "|".join(sorted(_PREPOSITION_CASE, key=len, reverse=True))
+_PREPOSITION = rf"(?:(?<![\w+])(?P<prep>{_PREPOSITIONS})(?P<space>\s+))?"
 _CASES = ("n", "g", "d", "a", "i", "p")
 
 
 def _declension(*forms: str) -> dict[tuple[str, bool], str]:
     """{(case, plural): form} from the 12 forms in the order n g d a i p, singular then plural."""
-    return {(case, plural): forms[index + 6 * plural] for plural in (False, True) for index, case in enumerate(_CASES)}
+    return {(case, plural): forms[index + 6 * plural]
+            for plural in (False, True) for index, case in enumerate(_CASES)}
 
 
 def _masculine(stem: str) -> dict[tuple[str, bool], str]:
     """An inanimate hard-stem masculine noun: километр, километра, ... километрах."""
-    return _declension(*(stem + ending for ending in ("", "а", "у", "", "ом", "е", "ы", "ов", "ам", "ы", "ами", "ах")))
+    endings = ("", "а", "у", "", "ом", "е", "ы", "ов", "ам", "ы", "ами", "ах")
+    return _declension(*(stem + ending for ending in endings))
 
 
 def _feminine(stem: str) -> dict[tuple[str, bool], str]:
     """A hard-stem feminine noun in -а: минута, минуты, ... минутах."""
-    return _declension(*(stem + ending for ending in ("а", "ы", "е", "у", "ой", "е", "ы", "", "ам", "ы", "ами", "ах")))
+    endings = ("а", "ы", "е", "у", "ой", "е", "ы", "", "ам", "ы", "ами", "ах")
+    return _declension(*(stem + ending for ending in endings))
 
 
 _RUBLE = _declension("рубль", "рубля", "рублю", "рубль", "рублём", "рубле",
@@ -66,7 +71,8 @@ _KOPECK = _declension("копейка", "копейки", "копейке", "к�
                       "копейки", "копеек", "копейкам", "копейки", "копейками", "копейках")
 _THOUSAND = _declension("тысяча", "тысячи", "тысяче", "тысячу", "тысячей", "тысяче",
                         "тысячи", "тысяч", "тысячам", "тысячи", "тысячами", "тысячах")
-_HOUR = _declension("час", "часа", "часу", "час", "часом", "часе", "часы", "часов", "часам", "часы", "часами", "часах")
+_HOUR = _declension("час", "часа", "часу", "час", "часом", "часе",
+                    "часы", "часов", "часам", "часы", "часами", "часах")
 _EURO = _declension(*["евро"] * 12)
 _DEGREE = _masculine("градус")
 _DOLLAR = _masculine("доллар")
@@ -99,16 +105,18 @@ _UNITS = [
     (r"€", _EURO, "m", ""),
 ]
 # "5-10 кг": both ends are read in the same case, the noun agrees with the last.
-_COUNTED = [(re.compile(rf"{_PREPOSITION}(?P<number>{_NUMBER})(?:-(?P<to>{_UNSIGNED}))?\s?{unit}", re.IGNORECASE),
-             noun, gender, after) for unit, noun, gender, after in _UNITS]
+_COUNTED = [(re.compile(rf"{_PREPOSITION}(?P<number>{_NUMBER})(?:-(?P<to>{_UNSIGNED}))?\s?{unit}",
+                        re.IGNORECASE), noun, gender, after) for unit, noun, gender, after in _UNITS]
 _CURRENCY_FIRST = re.compile(rf"{_PREPOSITION}(?P<sign>[$€₽])\s?(?P<number>{_NUMBER})")
 _CURRENCY_NOUNS = {"$": _DOLLAR, "€": _EURO, "₽": _RUBLE}
 
 # Nouns that make the number before them an ordinal: (form -> (case, plural)), gender.
 _GOD = {"год": ("n", False), "года": ("g", False), "году": ("p", False), "годом": ("i", False),
-        "годы": ("n", True), "годов": ("g", True), "годам": ("d", True), "годами": ("i", True), "годах": ("p", True)}
-_VEK = {"век": ("n", False), "века": ("g", False), "веку": ("d", False), "веком": ("i", False), "веке": ("p", False),
-        "веков": ("g", True), "векам": ("d", True), "веками": ("i", True), "веках": ("p", True)}
+        "годы": ("n", True), "годов": ("g", True), "годам": ("d", True), "годами": ("i", True),
+        "годах": ("p", True)}
+_VEK = {"век": ("n", False), "века": ("g", False), "веку": ("d", False), "веком": ("i", False),
+        "веке": ("p", False), "веков": ("g", True), "векам": ("d", True), "веками": ("i", True),
+        "веках": ("p", True)}
 _CHISLO = {"число": ("n", False), "числа": ("g", False), "числу": ("d", False), "числом": ("i", False),
            "числе": ("p", False)}
 _ORDINAL_NOUNS = {**{form: (*grammar, "m", "год") for form, grammar in _GOD.items()},
@@ -140,10 +148,10 @@ _NOUN_ORDINAL = re.compile(
     rf"{'|'.join(sorted(_ORDINAL_NOUNS, key=len, reverse=True))}){_NOT_BEFORE_LETTER}", re.IGNORECASE)
 _YEAR_ABBREVIATION = re.compile(
     rf"{_PREPOSITION}(?P<number>\d{{3,4}})(?:-(?P<to>\d{{3,4}}))?\s?(?P<abbreviation>гг?)\.", re.IGNORECASE)
-_DATE = re.compile(rf"{_PREPOSITION}(?<!\d)(?P<number>[0-3]?\d)(?:-(?P<ending>{_ENDING}))?\s+(?P<month>{'|'.join(_MONTHS)})"
-                   rf"{_NOT_BEFORE_LETTER}", re.IGNORECASE)
-_WITH_ENDING = re.compile(rf"{_PREPOSITION}(?P<number>\d+)-(?P<ending>{_ENDING}){_NOT_BEFORE_LETTER}{_WORD_AFTER}",
-                          re.IGNORECASE)
+_DATE = re.compile(rf"{_PREPOSITION}(?<!\d)(?P<number>[0-3]?\d)(?:-(?P<ending>{_ENDING}))?"
+                   rf"\s+(?P<month>{'|'.join(_MONTHS)}){_NOT_BEFORE_LETTER}", re.IGNORECASE)
+_WITH_ENDING = re.compile(
+    rf"{_PREPOSITION}(?P<number>\d+)-(?P<ending>{_ENDING}){_NOT_BEFORE_LETTER}{_WORD_AFTER}", re.IGNORECASE)
 _YEAR_RANGE = re.compile(r"(?<![\d-])(?P<number>1\d{3}|20\d{2})-(?P<to>1\d{3}|20\d{2})(?![\d-])")
 _TIME = re.compile(rf"{_PREPOSITION}(?<!\d)(?P<hours>\d{{1,2}}):(?P<minutes>\d{{2}})(?!\d)")
 _ROMAN_CENTURY = re.compile(r"(?<![\w+])(?P<roman>[IVXL]+)(?=\s+век)")  # "XX век" -> "20 век"
@@ -189,14 +197,15 @@ def expand(text: str) -> str:
     text = _NOUN_ORDINAL.sub(_noun_ordinal, text)
     text = _DATE.sub(_date, text)
     text = _WITH_ENDING.sub(_with_ending, text)
-    text = _YEAR_RANGE.sub(lambda match: f"{_ordinal(match['number'], 'n', 'm')} - {_ordinal(match['to'], 'n', 'm')}",
-                           text)
+    text = _YEAR_RANGE.sub(
+        lambda match: f"{_ordinal(match['number'], 'n', 'm')} - {_ordinal(match['to'], 'n', 'm')}", text)
     text = _CURRENCY_FIRST.sub(
         lambda match: _prep(match) + _counted(match["number"], None, _CURRENCY_NOUNS[match["sign"]], "m",
                                               _case(match)), text)
     for pattern, noun, gender, after in _COUNTED:
         text = pattern.sub(lambda match: _prep(match) + _counted(match["number"], match["to"], noun, gender,
-                                                                 _case(match)) + after + sentence_period(match), text)
+                                                                 _case(match)) + after + sentence_period(match),
+                           text)
     # Spaces around the words keep them apart from a unit written close up: "5кВт" -> "пять кВт".
     text = _PLAIN_NUMBER.sub(_plain_number, text)
     text = _CITY.sub("город ", text)
@@ -264,7 +273,8 @@ def _cardinal(value: int, case: str = "n", gender: str = "m") -> str:
 
 
 def _ordinal(number: str, case: str, gender: str, plural: bool = False) -> str:
-    return num2words(int(number), lang="ru", to="ordinal", case=case, gender=gender, plural=plural, animate=False)
+    return num2words(int(number), lang="ru", to="ordinal", case=case, gender=gender, plural=plural,
+                     animate=False)
 
 
 def _spell_number(number: str, case: str = "n", gender: str = "m") -> str:
@@ -287,7 +297,8 @@ def _counted(number: str, to: str | None, noun: dict, gender: str, case: str) ->
         spelled += " - " + _spell_number(to, case, gender)
     last = re.sub(r"\s", "", to or number)
     if any(separator in last for separator in ".,"):
-        return f"{spelled} {noun['g', False]}"  # a fraction takes the genitive singular: "пять десятых процента"
+        # A fraction takes the genitive singular: "пять десятых процента".
+        return f"{spelled} {noun['g', False]}"
     value = abs(int(last))
     ends_in_one = value % 10 == 1 and value % 100 != 11
     if case in ("n", "a"):
