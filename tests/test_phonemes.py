@@ -86,7 +86,7 @@ def test_encode_maps_each_phoneme_to_one_id():
 def test_foreign_words_are_reported_and_unknown_phonemes_raise():
     assert ru.unphonemizable_words(ru.normalize("Привет, hello мир")) == ["hello"]
     assert en.unphonemizable_words(en.normalize("Say привет")) == ["привет"]
-    with pytest.raises(UnknownSymbolsError, match="phonemes not in the 'ru' phonemes symbol set"):
+    with pytest.raises(UnknownSymbolsError, match="phonemes not in the 'ru' phoneme set: 'l', 'w', 'ɜ', 'ː'"):
         ru.to_ids("wˈɜːld")
 
 

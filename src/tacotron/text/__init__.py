@@ -28,8 +28,9 @@ class UnknownSymbolsError(UserError):
         self.characters = characters
         # repr() so that a space, a control character or a look-alike letter is visible in the message.
         listed = ", ".join(repr(character) for character in characters)
-        kind = "phonemes" if input == "phonemes" else "characters"
-        super().__init__(f"{kind} not in the {language!r} {input} symbol set: {listed}")
+        where = f"phonemes not in the {language!r} phoneme set" if input == "phonemes" else \
+            f"characters not in the {language!r} symbol set"
+        super().__init__(f"{where}: {listed}")
 
 
 class Frontend:
