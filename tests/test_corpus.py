@@ -44,7 +44,7 @@ def test_sentences_are_varied_and_exercise_the_normalizer(language):
     assert sum("%" in sentence for sentence in sentences) >= 5
     words = {word.lower() for sentence in sentences for word in re.findall(r"[^\W\d_]+", sentence)}
     assert len(words) >= 400
-    frontend = get_frontend(language)
+    frontend = get_frontend(language, "characters")
     normalized = [frontend.normalize(sentence) for sentence in sentences]
     assert not any(re.search(r"\d", text) for text in normalized)
     assert not any(frontend.unknown_characters(text) for text in normalized)
@@ -123,7 +123,7 @@ def read_metadata(path):
 
 def test_make_corpus_writes_ljspeech_layout(corpus):
     language, out_dir = corpus
-    frontend = get_frontend(language)
+    frontend = get_frontend(language, "characters")
     rows = read_metadata(out_dir / "metadata.csv")
     test_rows = read_metadata(out_dir / "test_sentences.csv")
     assert [row[0] for row in rows] == [f"{language}_{index:05d}" for index in range(1, 7)]

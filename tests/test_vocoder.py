@@ -45,7 +45,7 @@ def acoustic_checkpoint(tmp_path):
                                                 "inference.gate_threshold_start=null",
                                                 "inference.max_retries=0",
                                                 "inference.max_frames_per_symbol=3"])
-    frontend = get_frontend("en")
+    frontend = get_frontend("en", "characters")
     torch.manual_seed(0)
     model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
     with torch.no_grad():

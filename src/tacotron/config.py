@@ -50,6 +50,9 @@ class AudioConfig:
 class TextConfig:
     # "auto" takes the language detected by `tacotron prepare` (Cyrillic vs Latin letters).
     language: str = "auto"
+    # What the model reads: "characters" (the normalized text, Russian "+" stress marks included) or
+    # "phonemes" (IPA with stress marks from eSpeak NG, punctuation kept; cached by `prepare`).
+    input: str = "characters"
 
 
 @dataclass
@@ -491,6 +494,7 @@ def validate(config: Config) -> None:
         (config.audio.fmax <= config.audio.sample_rate / 2, "audio.fmax must be <= sample_rate / 2"),
         (config.audio.win_length <= config.audio.n_fft, "audio.win_length must be <= audio.n_fft"),
         (config.text.language in ("auto", "en", "ru"), "text.language must be auto, en or ru"),
+        (config.text.input in ("characters", "phonemes"), "text.input must be characters or phonemes"),
         (0 < config.inference.gate_threshold < 1, "inference.gate_threshold must be in (0, 1)"),
         (config.inference.gate_threshold_start is None
          or 0 < config.inference.gate_threshold_start < 1,

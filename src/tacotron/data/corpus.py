@@ -750,7 +750,7 @@ def make_corpus(language: str, out_dir: str | Path, count: int = 400, seed: int 
             return out_dir
         summary_path.unlink()  # the corpus is about to change; it is complete again only when rewritten
 
-    frontend = get_frontend(language)
+    frontend = get_frontend(language, "characters")  # only its normalization is used
     train = [(f"{language}_{index:05d}", text, frontend.normalize(text))
              for index, text in enumerate(generate_sentences(language, count, seed), start=1)]
     test = [(f"{language}_test_{index:03d}", text, frontend.normalize(text))

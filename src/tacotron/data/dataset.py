@@ -35,6 +35,9 @@ class MelTextDataset(Dataset):
         self.utterances = list(utterances)
         self.frontend = frontend
         self.frames = [u.frames for u in self.utterances]
+        # Encoded once here, so that a step never waits for the phonemizer: phonemes come from
+        # `prepare`'s cache when it made them, else from eSpeak now (data prepared for characters).
+        self.symbol_ids = [frontend.to_ids(model_input(u, frontend)) for u in self.utterances]
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -42,8 +45,7 @@ class MelTextDataset(Dataset):
     def speaking_rate(self) -> dict[str, float]:
         """Percentiles (1st, 50th, 99th) of frames per input symbol, frames_i / len(ids_i), over
         the split. Saved in checkpoints: synthesis flags an utterance whose rate falls far outside."""
-        rates = np.array([u.frames / max(1, len(self.frontend.to_ids(u.normalized)))
-                          for u in self.utterances])
+        rates = np.array([u.frames / max(1, len(ids)) for u, ids in zip(self.utterances, self.symbol_ids)])
         if len(rates) == 0:
             return {}
         p01, p50, p99 = np.percentile(rates, [1, 50, 99])
@@ -52,8 +54,16 @@ class MelTextDataset(Dataset):
     def __getitem__(self, index: int):
         utterance = self.utterances[index]
         mel = torch.from_numpy(np.load(utterance.mel_path))
-        text = torch.tensor(self.frontend.to_ids(utterance.normalized), dtype=torch.long)
+        text = torch.tensor(self.symbol_ids[index], dtype=torch.long)
         return utterance.id, text, mel
+
+
+def model_input(utterance, frontend: Frontend) -> str:
+    """What the model reads for a prepared utterance: its cached phonemes in phoneme mode (when
+    `prepare` ran in that mode), else the frontend's to_input() of its normalized text."""
+    if frontend.input == "phonemes" and utterance.phonemes:
+        return utterance.phonemes
+    return frontend.to_input(utterance.normalized)
 
 
 class MelTextCollate:

@@ -43,6 +43,7 @@ MEL_SETTINGS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "f
 # Below this many files to process, starting worker processes costs more than it saves.
 POOL_MIN_JOBS = 16
 SPLIT_SEED = 1234
+PHONEME_EXAMPLES = 3  # utterances whose phonemes the summary shows
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Utterance:
     mel_path: Path
     frames: int
     seconds: float
+    phonemes: str = ""  # what the model reads when text.input=phonemes; "" when prepared for characters
 
 
 @dataclass
@@ -90,6 +92,10 @@ class PreparedData:
             lines.append(f"problems: {counts} (see {self.root / 'report.txt'})")
         kinds = Counter((p.action, p.reason.split(":")[0]) for p in self.problems)
         lines += [f"  {action:8} {kind}: {count}" for (action, kind), count in sorted(kinds.items())]
+        examples = [u for u in utterances if u.phonemes][:PHONEME_EXAMPLES]
+        if examples:
+            lines.append("phonemes (text.input=phonemes), for example:")
+            lines += [f"  {u.normalized}\n    {u.phonemes}" for u in examples]
         return "\n".join(lines)
 
 
@@ -108,6 +114,7 @@ class _Line:
     text: str
     audio_path: Path
     normalized: str = ""
+    phonemes: str = ""
 
     def problem(self, action: str, reason: str) -> Problem:
         return Problem(self.file, self.line, self.id, action, reason)
@@ -131,7 +138,7 @@ def prepare(source: str | Path, config: Config, progress: bool = True) -> Prepar
     language = config.text.language
     if language == "auto":
         language = detect_language(line.text for line in lines)
-    lines = _check_text(lines, get_frontend(language), problems)
+    lines = _check_text(lines, get_frontend(language, config.text.input), problems)
 
     root = prepared_dir(source)
     (root / "mels").mkdir(parents=True, exist_ok=True)
@@ -158,7 +165,7 @@ def prepare(source: str | Path, config: Config, progress: bool = True) -> Prepar
     atomic_write_text(root / "split.json", json.dumps(split, indent=1, sort_keys=True))
     utterances = [
         Utterance(line.id, line.text, line.normalized, root / "mels" / f"{line.id}.npy",
-                  entries[line.id]["frames"], entries[line.id]["seconds"])
+                  entries[line.id]["frames"], entries[line.id]["seconds"], line.phonemes)
         for line in kept
     ]
     data = PreparedData(
@@ -241,12 +248,19 @@ def _check_text(lines: list[_Line], frontend: Frontend, problems: list[Problem])
     kept = []
     for line in lines:
         line.normalized = frontend.normalize(line.text)
-        unknown = frontend.unknown_characters(line.normalized)
         if not line.normalized.strip():
             problems.append(line.problem("skipped", "empty text after normalization"))
-        elif unknown:
+            continue
+        if frontend.input == "phonemes":
+            line.phonemes = frontend.to_input(line.normalized)
+            unread = frontend.unphonemizable_words(line.normalized)
+            if unread:
+                listed = ", ".join(repr(word) for word in unread)
+                problems.append(line.problem("warning", f"phonemes: eSpeak could not phonemize {listed}"))
+        unknown = frontend.unknown_characters(line.phonemes or line.normalized)
+        if unknown:
             listed = ", ".join(repr(character) for character in unknown)
-            problems.append(line.problem("skipped", f"unknown characters: {listed}"))
+            problems.append(line.problem("skipped", f"unknown {frontend.input}: {listed}"))
         else:
             kept.append(line)
     return kept

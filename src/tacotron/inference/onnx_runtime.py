@@ -159,7 +159,7 @@ def onnx_synthesizer(folder: str | Path, overrides: list[str] | None = None,
     manifest = read_manifest(folder)
     folder = folder if folder.is_dir() else folder.parent
     config = config_from_dict(manifest["config"], overrides)
-    frontend = get_frontend(config.text.language)
+    frontend = get_frontend(config.text.language, config.text.input)
     if list(frontend.symbols) != list(manifest["symbols"]):
         raise UserError(f"{folder}: the export's symbol table differs from this version's "
                         f"'{config.text.language}' frontend")

@@ -180,7 +180,7 @@ class Synthesizer:
                 if jobs and segment.pause_after != segmentation.NONE:
                     jobs[-1].segment = segmentation.Segment(jobs[-1].segment.text, segment.pause_after)
                 continue
-            jobs.append(_Job(segment, normalized, self.frontend.to_ids(normalized)))
+            jobs.append(_Job(segment, normalized, self.frontend.to_ids(self.frontend.to_input(normalized))))
         if not jobs:
             raise UserError(f"nothing to say in {text!r}")
         return jobs

@@ -38,7 +38,7 @@ def load_acoustic(checkpoint: str | Path, device: str | torch.device = "cpu",
     if state.get("task") == ckpt.VOCODER_TASK:
         raise UserError(f"{path} is a vocoder checkpoint: {if_vocoder}")
     config = config_from_dict(state["config"], overrides)
-    frontend = get_frontend(config.text.language)
+    frontend = get_frontend(config.text.language, config.text.input)
     if list(frontend.symbols) != list(state.get("symbols", [])):
         raise UserError(f"{path}: the checkpoint's symbol table differs from this version's "
                         f"'{config.text.language}' frontend")

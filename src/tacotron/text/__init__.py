@@ -1,40 +1,57 @@
-"""Text front end: raw transcript -> normalized, speakable text -> symbol ids, for English and Russian."""
+"""Text front end: raw transcript -> normalized, speakable text -> model input -> symbol ids, en and ru.
 
+The model input is the normalized text itself (text.input=characters) or its IPA phonemes from eSpeak NG
+(text.input=phonemes); each character of it is one symbol.
+"""
+
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
 
 from tacotron.errors import UserError
 from tacotron.text import english, punctuation, russian
-from tacotron.text.symbols import ENGLISH_SYMBOLS, EOS, PAD, RUSSIAN_SYMBOLS
+from tacotron.text.phonemes import Phonemizer
+from tacotron.text.symbols import (
+    ENGLISH_PHONEME_SYMBOLS, ENGLISH_SYMBOLS, EOS, PAD, RUSSIAN_PHONEME_SYMBOLS, RUSSIAN_SYMBOLS,
+)
 
-__all__ = ["Frontend", "UnknownSymbolsError", "detect_language", "get_frontend"]
+__all__ = ["INPUTS", "Frontend", "UnknownSymbolsError", "detect_language", "get_frontend"]
+
+INPUTS = ("characters", "phonemes")  # the values of text.input
+_WORD = re.compile(r"[^\s,.!?:;]+")  # a word of normalized text: what lies between spaces and punctuation
 
 
 class UnknownSymbolsError(UserError):
-    """Normalized text still has characters that are not in the language's symbol set."""
+    """The model input (normalized text or its phonemes) has characters not in the symbol set."""
 
-    def __init__(self, characters: list[str], language: str):
+    def __init__(self, characters: list[str], language: str, input: str = "characters"):
         self.characters = characters
         # repr() so that a space, a control character or a look-alike letter is visible in the message.
         listed = ", ".join(repr(character) for character in characters)
-        super().__init__(f"characters not in the {language!r} symbol set: {listed}")
+        where = f"phonemes not in the {language!r} phoneme set" if input == "phonemes" else \
+            f"characters not in the {language!r} symbol set"
+        super().__init__(f"{where}: {listed}")
 
 
 class Frontend:
-    """One language's normalization rules and symbol set."""
+    """One language's normalization rules, model input (characters or phonemes) and symbol set."""
 
     pad_id = 0
     eos_id = 1
 
-    def __init__(self, language: str, symbols: tuple[str, ...], expand: Callable[[str], str]):
+    def __init__(self, language: str, symbols: tuple[str, ...], expand: Callable[[str], str],
+                 phonemizer: Phonemizer | None = None):
         self.language = language
         self.symbols = symbols
         self._expand = expand
+        self._phonemizer = phonemizer
+        self.input = "phonemes" if phonemizer else "characters"
+        self._word_verdicts: dict[str, bool] = {}  # word -> eSpeak phonemizes it within the symbol set
         # Padding and end-of-sentence have ids but are never spoken: "_" or "~" in text is an unknown character.
         self._text_ids = {symbol: index for index, symbol in enumerate(symbols) if symbol not in (PAD, EOS)}
 
     def __repr__(self) -> str:
-        return f"Frontend({self.language!r})"
+        return f"Frontend({self.language!r}, {self.input!r})"
 
     def normalize(self, text: str) -> str:
         """Make text speakable: numbers, abbreviations and signs as words, punctuation unified, lowercase.
@@ -47,32 +64,57 @@ class Frontend:
         text = self._expand(text).lower()
         return punctuation.tidy(text)
 
-    def unknown_characters(self, normalized: str) -> list[str]:
-        return sorted(set(normalized) - self._text_ids.keys())
+    def to_input(self, normalized: str) -> str:
+        """What the model reads: the normalized text itself, or its IPA phonemes in phoneme mode."""
+        return self._phonemizer.phonemize(normalized) if self._phonemizer else normalized
 
-    def to_ids(self, normalized: str, add_eos: bool = True) -> list[int]:
-        unknown = self.unknown_characters(normalized)
+    def unphonemizable_words(self, normalized: str) -> list[str]:
+        """Words eSpeak reads as another language ("hello" in Russian text, see reads_as_foreign), or
+        whose phonemes are empty or outside the symbol set; [] in character mode. Each word is
+        phonemized on its own (once per frontend)."""
+        if not self._phonemizer:
+            return []
+        words = sorted(set(_WORD.findall(normalized)))
+        for word in words:
+            if word not in self._word_verdicts:
+                phonemes = self._phonemizer.phonemize(word)
+                self._word_verdicts[word] = (bool(phonemes.strip()) and not self.unknown_characters(phonemes)
+                                             and not self._phonemizer.reads_as_foreign(word))
+        return [word for word in words if not self._word_verdicts[word]]
+
+    def unknown_characters(self, model_input: str) -> list[str]:
+        return sorted(set(model_input) - self._text_ids.keys())
+
+    def to_ids(self, model_input: str, add_eos: bool = True) -> list[int]:
+        """Symbol ids of a to_input() string (in character mode that is the normalized text)."""
+        unknown = self.unknown_characters(model_input)
         if unknown:
-            raise UnknownSymbolsError(unknown, self.language)
-        ids = [self._text_ids[character] for character in normalized]
+            raise UnknownSymbolsError(unknown, self.language, self.input)
+        ids = [self._text_ids[character] for character in model_input]
         return ids + [self.eos_id] if add_eos else ids
 
     def encode(self, text: str) -> list[int]:
-        return self.to_ids(self.normalize(text))
+        return self.to_ids(self.to_input(self.normalize(text)))
 
 
-_LANGUAGES = {
-    "en": (ENGLISH_SYMBOLS, english.expand),
-    "ru": (RUSSIAN_SYMBOLS, russian.expand),
+_LANGUAGES = {  # language: (character symbols, phoneme symbols, expansion rules)
+    "en": (ENGLISH_SYMBOLS, ENGLISH_PHONEME_SYMBOLS, english.expand),
+    "ru": (RUSSIAN_SYMBOLS, RUSSIAN_PHONEME_SYMBOLS, russian.expand),
 }
 
 
-def get_frontend(language: str) -> Frontend:
+def get_frontend(language: str, input: str) -> Frontend:
+    """The frontend of `language` ("en", "ru") reading `input` ("characters" or "phonemes"); callers
+    pass the config's text section: get_frontend(config.text.language, config.text.input)."""
     if language not in _LANGUAGES:
         supported = ", ".join(repr(name) for name in _LANGUAGES)
         raise UserError(f"unsupported text language {language!r}; supported languages: {supported}")
-    symbols, expand = _LANGUAGES[language]
-    return Frontend(language, symbols, expand)
+    if input not in INPUTS:
+        raise UserError(f"unsupported text input {input!r}; supported: {', '.join(INPUTS)}")
+    characters, phonemes, expand = _LANGUAGES[language]
+    if input == "phonemes":
+        return Frontend(language, phonemes, expand, Phonemizer(language))
+    return Frontend(language, characters, expand)
 
 
 def detect_language(texts: Iterable[str]) -> str:

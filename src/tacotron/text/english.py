@@ -18,7 +18,36 @@ _CURRENCY = re.compile(rf"([$£€])\s?({_NUMBER})(?: (thousand|million|billion|
 _TIME = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
 _ORDINAL = re.compile(r"(?<!\w)(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 _DECADE = re.compile(r"(?<!\w)(\d*0)'?s\b", re.IGNORECASE)  # "1980s", "80's"
-_NUMBER_SIGN = re.compile(r"\bno\.\s?(?=\d)", re.IGNORECASE)  # "No. 5"
+_NUMBER_SIGN = re.compile(r"(?:\bno\.|#)\s?(?=\d)", re.IGNORECASE)  # "No. 5", "#1"
+# Units after a number: (written form, singular, plural); "in" and "s" alone are too ambiguous to expand.
+_UNITS = [
+    (r"km/h|kmh|kph", "kilometer per hour", "kilometers per hour"),
+    (r"mph", "mile per hour", "miles per hour"),
+    (r"km", "kilometer", "kilometers"),
+    (r"cm", "centimeter", "centimeters"),
+    (r"mm", "millimeter", "millimeters"),
+    (r"m", "meter", "meters"),
+    (r"mi", "mile", "miles"),
+    (r"ft", "foot", "feet"),
+    (r"kg", "kilogram", "kilograms"),
+    (r"mg", "milligram", "milligrams"),
+    (r"g", "gram", "grams"),
+    (r"lbs?", "pound", "pounds"),
+    (r"oz", "ounce", "ounces"),
+    (r"ml", "milliliter", "milliliters"),
+    (r"l", "liter", "liters"),
+    (r"ms", "millisecond", "milliseconds"),
+    (r"sec", "second", "seconds"),
+    (r"min", "minute", "minutes"),
+    (r"hrs?|h", "hour", "hours"),
+    (r"°\s?C", "degree Celsius", "degrees Celsius"),
+    (r"°\s?F", "degree Fahrenheit", "degrees Fahrenheit"),
+    (r"°", "degree", "degrees"),
+]
+_COUNTED = [(re.compile(rf"(?<![\w.])({_NUMBER})\s?(?:{unit})(?![\w°])", re.IGNORECASE), one, many)
+            for unit, one, many in _UNITS]
+_CLOCK = re.compile(r"(?<=\d)\s?([ap])\.?m\b\.?", re.IGNORECASE)  # "8 am", "3 p.m." -> "a m", "p m"
+_FRACTION = re.compile(r"(?<![\w/])(\d)/(\d{1,2})(?![\w/])")  # "3/4"; a numerator below the denominator
 _PLAIN_NUMBER = re.compile(_NUMBER)
 
 # These stand before the word they qualify, so their period never ends a sentence.
@@ -50,6 +79,10 @@ def expand(text: str) -> str:
     text = _ORDINAL.sub(lambda match: _words(num2words(int(match.group(1)), to="ordinal")), text)
     text = _DECADE.sub(_decade, text)
     text = _NUMBER_SIGN.sub("number ", text)
+    text = _CLOCK.sub(lambda match: f" {match.group(1).lower()} m", text)
+    text = _FRACTION.sub(_fraction, text)
+    for pattern, one, many in _COUNTED:
+        text = pattern.sub(lambda match: f"{_amount(match[1])} {one if match[1] == '1' else many}", text)
     # Spaces around the words keep them apart from a unit written close up: "5km" -> "five km".
     text = _PLAIN_NUMBER.sub(lambda match: f" {_spell_number(match.group())} ", text)
     for pattern, words in _PREFIX_ABBREVIATIONS:
@@ -84,6 +117,25 @@ def _spell_number(number: str) -> str:
     if len(unsigned) == 4 and unsigned[0] in "12":  # read like a year, as people do: "nineteen eighty four"
         return sign + _words(num2words(int(whole), to="year"))
     return sign + _cardinal(int(whole))
+
+
+def _amount(number: str) -> str:
+    """A quantity: never read as a year ("1500 m" is "one thousand five hundred meters")."""
+    if "." in number or len(number.lstrip("-").replace(",", "")) > 15:
+        return _spell_number(number)
+    sign = "minus " if number.startswith("-") else ""
+    return sign + _cardinal(int(number.lstrip("-").replace(",", "")))
+
+
+def _fraction(match: re.Match) -> str:
+    """'1/2' -> 'one half', '3/4' -> 'three quarters', '2/3' -> 'two thirds'; others are left as written."""
+    numerator, denominator = int(match.group(1)), int(match.group(2))
+    if not 0 < numerator < denominator <= 10:
+        return match.group()
+    if denominator == 2:
+        return "one half"
+    name = "quarter" if denominator == 4 else _words(num2words(denominator, to="ordinal"))
+    return f"{_cardinal(numerator)} {name}{'s' if numerator > 1 else ''}"
 
 
 def _currency(match: re.Match) -> str:

@@ -95,7 +95,7 @@ class TacotronTask:
         self.config, self.data, self.device = config, data, loop.device
         self.controls = Controls.initial(config)  # phases and controller knobs
         self.controller = Controller(config)
-        self.frontend = get_frontend(config.text.language)
+        self.frontend = get_frontend(config.text.language, config.text.input)
         self.model = Tacotron2(config.model, len(self.frontend.symbols),
                                config.audio.n_mels).to(self.device)
         self.ddp_model = self.model
@@ -144,6 +144,10 @@ class TacotronTask:
             raise UserError(
                 f"{self.loop.run_dir} holds a run with a different model or audio config "
                 f"({path.name}); use another --out folder or the same settings")
+        if state["symbols"] != list(self.frontend.symbols):
+            raise UserError(
+                f"{self.loop.run_dir} holds a run that reads text.input={saved.text.input} ({path.name}); "
+                f"use another --out folder or the same text.input")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
 
