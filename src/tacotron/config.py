@@ -52,7 +52,9 @@ class TextConfig:
     language: str = "auto"
     # What the model reads: "characters" (the normalized text, Russian "+" stress marks included) or
     # "phonemes" (IPA with stress marks from eSpeak NG, punctuation kept; cached by `prepare`).
-    input: str = "characters"
+    # Phonemes by default: on the eSpeak corpus (cpu-tiny, 2000 steps) Whisper's WER on held-out
+    # sentences was 0.72 with phonemes against 0.95 with characters (MCD-DTW 5.35 vs 6.35 dB).
+    input: str = "phonemes"
 
 
 @dataclass
