@@ -1,0 +1,101 @@
+"""Intelligibility while training: every `eval.every_validations` validations, the model as it is
+speaks a fixed small set of held-out sentences, Whisper transcribes them, and their WER, CER and
+MCD-DTW join that validation's metrics. Built by the CLI, demo and tuner (training/ cannot import
+evaluation/); put it FIRST in the callback list, so the sinks after it see the added metrics."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from pathlib import Path
+
+from tacotron.audio.recognizer import Recognizer
+from tacotron.config import Config
+from tacotron.evaluation.intelligibility import Heard, HeldOut, evaluate_sentences, held_out_sentences
+from tacotron.files import atomic_write_text
+from tacotron.inference import Synthesizer
+from tacotron.inference.vocoder import load_vocoder
+from tacotron.training.trainer import Callback, Trainer, ValidationSample
+
+# The metric names the evaluation adds to a validation record, and the summary figure of each.
+METRICS = {"wer": "voice_wer", "cer": "voice_cer", "mcd_db": "mcd_db", "duration_ratio": "duration_ratio"}
+
+
+def evaluation_sentences(data_root: Path, validation_ids: list[str], validation_texts: list[str],
+                         count: int) -> list[HeldOut]:
+    """The fixed evaluation set: the first `count` held-out sentences of the corpus when it has a
+    test_sentences.csv (eSpeak corpora), else the first validation utterances (their recordings
+    wavs/ID.wav when present, as the source)."""
+    if (data_root / "test_sentences.csv").is_file():
+        return held_out_sentences(data_root, limit=count)
+    sentences = []
+    for utterance_id, text in list(zip(validation_ids, validation_texts))[:count]:
+        wav = data_root / "wavs" / f"{utterance_id}.wav"
+        sentences.append(HeldOut(utterance_id, text, wav if wav.is_file() else None))
+    return sentences
+
+
+def merge_into_last_record(metrics_file: Path, step: int, values: dict[str, float]) -> None:
+    """Add `values` to the metrics.jsonl record of `step` (the trainer wrote it just before calling
+    the callbacks), rewriting the file atomically, so the figures sit in the validation they belong to."""
+    if not metrics_file.is_file():
+        return
+    lines = metrics_file.read_text(encoding="utf-8").splitlines()
+    if not lines:
+        return
+    record = json.loads(lines[-1])
+    if record.get("step") != step:
+        return
+    lines[-1] = json.dumps({**record, **values})
+    atomic_write_text(metrics_file, "\n".join(lines) + "\n")
+
+
+class IntelligibilityCallback(Callback):
+    def __init__(self, config: Config):
+        self.settings = config.eval
+        self.validations = 0
+        self.sentences: list[HeldOut] = []
+        self.recognizer: Recognizer | None = None  # loaded at the first evaluation
+        self.vocoder = None
+        self.heard_sources: dict[str, Heard] = {}  # the recordings' transcripts, made once
+        self.last: dict[str, float] = {}  # the newest evaluation's figures, with its step
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        val = trainer.data.val
+        self.sentences = evaluation_sentences(Path(trainer.data.root), [u.id for u in val],
+                                              [u.text for u in val], self.settings.sentences)
+
+    def on_validation_end(self, trainer: Trainer, metrics: dict[str, float],
+                          sample: ValidationSample | None) -> None:
+        self.validations += 1
+        if not self.sentences or self.validations % self.settings.every_validations:
+            return
+        figures = self.evaluate(trainer)
+        metrics.update(figures)  # the same dict every later callback and the validation event get
+        merge_into_last_record(trainer.run_dir / "metrics.jsonl", trainer.step, figures)
+        self.last = {"step": trainer.step, **figures}
+
+    def evaluate(self, trainer: Trainer) -> dict[str, float]:
+        """WER, CER, MCD-DTW and duration ratio of the model as it is now, and the seconds it took."""
+        started = time.monotonic()
+        config = trainer.config
+        if self.recognizer is None:
+            self.recognizer = Recognizer(self.settings.asr_model or None, language=config.text.language,
+                                         threads=self.settings.asr_threads)
+            self.vocoder = load_vocoder(self.settings.vocoder, config.audio, "cpu")
+        # A copy: the synthesizer puts its model in eval mode on the CPU, training goes on with the original.
+        model = copy.deepcopy(trainer.model).cpu()
+        synthesizer = Synthesizer(model, config, trainer.frontend, "cpu", trainer.speaking_rate, self.vocoder)
+        evaluation = evaluate_sentences(synthesizer, self.recognizer, self.sentences, progress=False,
+                                        heard_sources=self.heard_sources)
+        figures = {name: float(evaluation.summary[key]) for name, key in METRICS.items()
+                   if evaluation.summary.get(key) is not None and math.isfinite(evaluation.summary[key])}
+        figures["eval_seconds"] = round(time.monotonic() - started, 2)
+        return figures
+
+
+def evaluation_callbacks(config: Config) -> list[Callback]:
+    """[IntelligibilityCallback] when eval.every_validations is on, else []: goes first in the list."""
+    return [IntelligibilityCallback(config)] if config.eval.every_validations > 0 else []
