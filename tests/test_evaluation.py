@@ -64,7 +64,8 @@ def test_training_time_and_command_line_evaluation_end_to_end(corpus_en, tmp_pat
     run = tmp_path / "run"
     code = main(["train", "--data", str(corpus_en), "--out", str(run), "--preset", "cpu-tiny",
                  *FAST_OVERRIDES, "train.max_steps=4", "eval.every_validations=1", "eval.sentences=2",
-                 "eval.vocoder=griffin-lim", "inference.max_retries=0", "monitor.tensorboard=false"])
+                 "eval.vocoder=griffin-lim", "inference.max_retries=0", "monitor.tensorboard=false",
+                 "inference.max_frames_per_symbol=4"])  # untrained babble: keep it short
     assert code == 0, capsys.readouterr().err
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["step"] == 4 and record["wer"] >= 0.5  # 4 steps of training: not yet speech
@@ -76,7 +77,7 @@ def test_training_time_and_command_line_evaluation_end_to_end(corpus_en, tmp_pat
 
     out = tmp_path / "evaluation"
     code = main(["evaluate", str(run), "--data", str(corpus_en), "--limit", "3", "--out", str(out),
-                 "--vocoder", "griffin-lim", "inference.max_retries=0"])
+                 "--vocoder", "griffin-lim", "inference.max_retries=0", "inference.max_frames_per_symbol=4"])
     assert code == 0, capsys.readouterr().err
     report = json.loads((out / "evaluation.json").read_text())
     summary = report["summary"]
@@ -94,5 +95,7 @@ def test_training_time_and_command_line_evaluation_end_to_end(corpus_en, tmp_pat
     assert (out / "voice" / "en_test_003.wav").is_file() and (out / "source" / "en_test_003.wav").is_file()
 
 
-EXPECTED_SOURCE_WER = 0.0
-EXPECTED_SOURCE_CER = 0.0
+# Measured: Whisper base hears "walter squeeze seventeen tables", "oh no only fifty six percent on the
+# photograph was tripped", "the shy writer brought sixteen shy to hammers in the office": 7 of 25 words.
+EXPECTED_SOURCE_WER = 0.28
+EXPECTED_SOURCE_CER = 0.08

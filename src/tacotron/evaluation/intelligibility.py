@@ -110,10 +110,11 @@ def hear(recognizer: Recognizer, waveform: np.ndarray, sample_rate: int, referen
     normalized = normalize_for_scoring(transcript.text, language)
     alignment = align_words(reference, normalized)
     return Heard(text=transcript.text, normalized=normalized,
-                 wer=word_error_rate(reference, normalized), cer=character_error_rate(reference, normalized),
+                 wer=round(word_error_rate(reference, normalized), 4),
+                 cer=round(character_error_rate(reference, normalized), 4),
                  skipped=alignment.skipped, repeated=alignment.repeated,
-                 avg_logprob=transcript.avg_logprob, no_speech_prob=transcript.no_speech_prob,
-                 seconds=len(waveform) / sample_rate)
+                 avg_logprob=round(transcript.avg_logprob, 4), no_speech_prob=round(transcript.no_speech_prob, 4),
+                 seconds=round(len(waveform) / sample_rate, 3))
 
 
 def real_time_factor(synthesis_seconds: float, audio_seconds: float) -> float:

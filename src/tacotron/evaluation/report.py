@@ -39,7 +39,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None = No
         run_dir = Path(checkpoint) if Path(checkpoint).is_dir() else path.parent.parent
         out_dir = run_dir / "evaluation"
     out_dir = Path(out_dir)
-    report = {"checkpoint": str(path), "report_dir": str(out_dir), "data": str(data_dir) if data_dir else None,
+    report = {"checkpoint": str(path), "step": ckpt.load_checkpoint(path).get("step"),
+              "report_dir": str(out_dir), "data": str(data_dir) if data_dir else None,
               "sentences_file": str(sentences_file) if sentences_file else None,
               "asr_model": recognizer.model_name, "vocoder": synthesizer.vocoder.name,
               "seconds": round(time.monotonic() - started, 1), **evaluation.to_dict()}
