@@ -99,3 +99,27 @@ def test_training_time_and_command_line_evaluation_end_to_end(corpus_en, tmp_pat
 # photograph was tripped", "the shy writer brought sixteen shy to hammers in the office": 7 of 25 words.
 EXPECTED_SOURCE_WER = 0.28
 EXPECTED_SOURCE_CER = 0.08
+
+
+def test_without_a_held_out_list_validation_utterances_are_evaluated(tmp_path):
+    from tacotron.evaluation.callback import evaluation_sentences
+
+    (tmp_path / "wavs").mkdir()
+    (tmp_path / "wavs" / "a.wav").write_bytes(b"")
+    sentences = evaluation_sentences(tmp_path, ["a", "b", "c"], ["Text a.", "Text b.", "Text c."], 2)
+    assert [(s.id, s.text, s.source) for s in sentences] == [("a", "Text a.", tmp_path / "wavs" / "a.wav"),
+                                                             ("b", "Text b.", None)]
+    with pytest.raises(UserError, match="--sentences"):
+        held_out_sentences(tmp_path)
+
+
+def test_status_shows_the_last_intelligibility_figures(tmp_path):
+    from tacotron.training.events import Event, append_event
+    from tacotron.training.status import format_status, read_status
+
+    append_event(tmp_path, Event("train_start", 0, {}))
+    (tmp_path / "metrics.jsonl").write_text(
+        '{"step": 100, "mel_l1": 1.2, "wer": 0.75, "cer": 0.5, "mcd_db": 9.5}\n{"step": 200, "mel_l1": 1.1}\n')
+    status = read_status(tmp_path)
+    assert status["intelligibility"]["step"] == 100
+    assert "intelligibility: wer 0.75  cer 0.5  mcd_db 9.5 (step 100)" in format_status(status)

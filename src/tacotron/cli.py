@@ -49,7 +49,7 @@ def cmd_train(args) -> None:
     config = config_from_args(args)
     rank, world_size, _ = distributed_context()
     # Sinks live on rank 0; the evaluation goes first so that they log its figures.
-    callbacks = [*evaluation_callbacks(config), *build_callbacks(config)] if rank == 0 else []
+    callbacks = [*evaluation_callbacks(config, args.data), *build_callbacks(config)] if rank == 0 else []
     if rank == 0:  # under torchrun one process prepares, the others read its result
         prepared = prepare(args.data, config)
     if world_size > 1:
@@ -161,7 +161,7 @@ def cmd_tune(args) -> None:
     out = args.out or str(Path("runs") / f"tune-{args.study}")
     result = tune(args.data, args.study, config, out, trials=args.trials, storage=args.storage,
                   timeout_seconds=args.timeout or 0.0, say=lambda line: print(line, flush=True),
-                  first_callbacks=evaluation_callbacks)
+                  first_callbacks=lambda trial_config: evaluation_callbacks(trial_config, args.data))
     if result.best_trial is not None:
         print(f"best config: {Path(out) / 'best.yaml'}   table: {Path(out) / 'summary.md'}")
 

@@ -40,7 +40,7 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
                                                 f"train.max_minutes={minutes}",
                                                 *(overrides or [])])
     # Before the corpus: a missing token fails at once. The evaluation goes first so the sinks log it.
-    callbacks = [*evaluation_callbacks(config), *build_callbacks(config)]
+    callbacks = [*evaluation_callbacks(config, data_dir), *build_callbacks(config)]
     # A folder the user names is used as it is (never rewritten); the default one is made or completed.
     if not (given and (data_dir / "metadata.csv").is_file()):
         make_corpus(language, data_dir, progress=progress)

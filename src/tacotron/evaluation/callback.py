@@ -23,16 +23,16 @@ from tacotron.training.trainer import Callback, Trainer, ValidationSample
 METRICS = {"wer": "voice_wer", "cer": "voice_cer", "mcd_db": "mcd_db", "duration_ratio": "duration_ratio"}
 
 
-def evaluation_sentences(data_root: Path, validation_ids: list[str], validation_texts: list[str],
+def evaluation_sentences(data: Path, validation_ids: list[str], validation_texts: list[str],
                          count: int) -> list[HeldOut]:
-    """The fixed evaluation set: the first `count` held-out sentences of the corpus when it has a
-    test_sentences.csv (eSpeak corpora), else the first validation utterances (their recordings
-    wavs/ID.wav when present, as the source)."""
-    if (data_root / "test_sentences.csv").is_file():
-        return held_out_sentences(data_root, limit=count)
+    """The fixed evaluation set: the first `count` held-out sentences of the corpus folder `data` when
+    it has a test_sentences.csv (eSpeak corpora), else the first validation utterances (their
+    recordings wavs/ID.wav as the source, when `data` is an LJSpeech folder)."""
+    if (data / "test_sentences.csv").is_file():
+        return held_out_sentences(data, limit=count)
     sentences = []
     for utterance_id, text in list(zip(validation_ids, validation_texts))[:count]:
-        wav = data_root / "wavs" / f"{utterance_id}.wav"
+        wav = data / "wavs" / f"{utterance_id}.wav"
         sentences.append(HeldOut(utterance_id, text, wav if wav.is_file() else None))
     return sentences
 
@@ -53,8 +53,9 @@ def merge_into_last_record(metrics_file: Path, step: int, values: dict[str, floa
 
 
 class IntelligibilityCallback(Callback):
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, data: str | Path):
         self.settings = config.eval
+        self.data = Path(data)  # the data set folder (or filelist) the run trains on
         self.validations = 0
         self.sentences: list[HeldOut] = []
         self.recognizer: Recognizer | None = None  # loaded at the first evaluation
@@ -64,7 +65,7 @@ class IntelligibilityCallback(Callback):
 
     def on_train_start(self, trainer: Trainer) -> None:
         val = trainer.data.val
-        self.sentences = evaluation_sentences(Path(trainer.data.root), [u.id for u in val],
+        self.sentences = evaluation_sentences(self.data, [u.id for u in val],
                                               [u.text for u in val], self.settings.sentences)
 
     def on_validation_end(self, trainer: Trainer, metrics: dict[str, float],
@@ -84,10 +85,11 @@ class IntelligibilityCallback(Callback):
         if self.recognizer is None:
             self.recognizer = Recognizer(self.settings.asr_model or None, language=config.text.language,
                                          threads=self.settings.asr_threads)
-            self.vocoder = load_vocoder(self.settings.vocoder, config.audio, "cpu")
-        # A copy: the synthesizer puts its model in eval mode on the CPU, training goes on with the original.
-        model = copy.deepcopy(trainer.model).cpu()
-        synthesizer = Synthesizer(model, config, trainer.frontend, "cpu", trainer.speaking_rate, self.vocoder)
+            self.vocoder = load_vocoder(self.settings.vocoder, config.audio, trainer.device)
+        # A copy: the synthesizer puts its model in eval mode; training goes on with the original.
+        model = copy.deepcopy(trainer.model)
+        synthesizer = Synthesizer(model, config, trainer.frontend, trainer.device, trainer.speaking_rate,
+                                  self.vocoder)
         evaluation = evaluate_sentences(synthesizer, self.recognizer, self.sentences, progress=False,
                                         heard_sources=self.heard_sources)
         figures = {name: float(evaluation.summary[key]) for name, key in METRICS.items()
@@ -96,6 +98,7 @@ class IntelligibilityCallback(Callback):
         return figures
 
 
-def evaluation_callbacks(config: Config) -> list[Callback]:
-    """[IntelligibilityCallback] when eval.every_validations is on, else []: goes first in the list."""
-    return [IntelligibilityCallback(config)] if config.eval.every_validations > 0 else []
+def evaluation_callbacks(config: Config, data: str | Path) -> list[Callback]:
+    """[IntelligibilityCallback] when eval.every_validations is on, else []: goes first in the list.
+    `data`: the data set the run trains on (its held-out list or validation recordings are used)."""
+    return [IntelligibilityCallback(config, data)] if config.eval.every_validations > 0 else []

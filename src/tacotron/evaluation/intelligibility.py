@@ -92,6 +92,10 @@ def held_out_sentences(data_dir: str | Path | None = None, sentences_file: str |
         sentences = [HeldOut(f"sentence_{number:03d}", line, None)
                      for number, line in enumerate((line for line in lines if line), start=1)]
     elif data_dir is not None:
+        if not (Path(data_dir) / "test_sentences.csv").is_file():
+            raise UserError(f"{data_dir} has no held-out list (test_sentences.csv: id|text|normalized, "
+                            "recordings in test_wavs/ID.wav, as `tacotron corpus make` writes); "
+                            "give the sentences as a file (--sentences) instead")
         test_wavs = Path(data_dir) / "test_wavs"
         sentences = [HeldOut(sentence.id, sentence.text, test_wavs / f"{sentence.id}.wav"
                              if (test_wavs / f"{sentence.id}.wav").is_file() else None)

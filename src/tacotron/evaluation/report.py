@@ -27,7 +27,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None = No
                         limit: int | None = None, asr_threads: int = 2, progress: bool = True,
                         overrides: list[str] | None = None) -> dict:
     """Evaluate a checkpoint (file or run folder) and write the report to out_dir (default
-    RUN/evaluation, or the checkpoint's folder's evaluation/); returns what evaluation.json holds.
+    RUN/evaluation, or STEM-evaluation beside a checkpoint file); returns what evaluation.json holds.
     `overrides`: inference.* and postprocess.* settings of the synthesizer."""
     path = ckpt.resolve_checkpoint(checkpoint)
     sentences = held_out_sentences(data_dir, sentences_file, limit)
@@ -35,9 +35,9 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None = No
     recognizer = Recognizer(asr_model, language=synthesizer.frontend.language, threads=asr_threads)
     started = time.monotonic()
     evaluation = evaluate_sentences(synthesizer, recognizer, sentences, progress=progress, keep_audio=True)
-    if out_dir is None:
-        run_dir = Path(checkpoint) if Path(checkpoint).is_dir() else path.parent.parent
-        out_dir = run_dir / "evaluation"
+    if out_dir is None:  # beside the run, one folder per checkpoint file so evaluations never mix
+        given = Path(checkpoint)
+        out_dir = given / "evaluation" if given.is_dir() else path.parent / f"{path.stem}-evaluation"
     out_dir = Path(out_dir)
     report = {"checkpoint": str(path), "step": ckpt.load_checkpoint(path).get("step"),
               "report_dir": str(out_dir), "data": str(data_dir) if data_dir else None,
