@@ -368,8 +368,9 @@ class EvalConfig:
     MCD-DTW join that validation's metrics (metrics.jsonl, TensorBoard, MLflow, Telegram).
     The time it takes counts in the training budget (train.max_minutes)."""
 
-    # Evaluate at every Nth validation; 0 = never. Off by default: on 2 CPU cores one evaluation of
-    # 4 sentences of the cpu-tiny model costs about a minute (measured; see the README).
+    # Evaluate at every Nth validation; 0 = never. Off by default: on 2 shared CPU cores one evaluation
+    # of 4 sentences by a cpu-tiny model costs 27 s (17 s with eval.vocoder=griffin-lim; the first one
+    # 45 s), a third to all of the 30-80 s between two cpu-tiny validations (README).
     every_validations: int = 0
     sentences: int = 4  # the fixed evaluation set, the same sentences every time
     asr_model: str = ""  # faster-whisper name or CTranslate2 folder; "" = offline Whisper base ([asr] extra)
