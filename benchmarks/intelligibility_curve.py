@@ -76,6 +76,7 @@ def evaluate_variant(name: str, language: str, data: Path, marks: list[float], o
     recognizer = recognizers.setdefault(language, Recognizer(language=language))
     heard_sources: dict[str, Heard] = {}
     figures: dict[str, dict] = {}
+    source = None
     for minutes in marks:
         path = mark_path(out / name, minutes)
         if not path.is_file():  # the run ended sooner (max_steps, early stop)
@@ -86,9 +87,9 @@ def evaluate_variant(name: str, language: str, data: Path, marks: list[float], o
         figures[f"{minutes:g}"] = {"wer": summary["voice_wer"], "cer": summary["voice_cer"],
                                    "mcd_db": summary["mcd_db"], "duration_ratio": summary["duration_ratio"],
                                    "step": ckpt.load_checkpoint(path)["step"]}
-        figures["source"] = {"wer": summary["source_wer"], "cer": summary["source_cer"]}
+        source = {"wer": summary["source_wer"], "cer": summary["source_cer"]}
         print(f"{name} {minutes:g} min: {json.dumps(figures[f'{minutes:g}'])}", file=sys.stderr, flush=True)
-    return figures
+    return {**figures, "source": source}
 
 
 def main() -> None:
