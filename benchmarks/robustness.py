@@ -5,7 +5,8 @@
 
 Prints one JSON line: utterances, cap hits, failed-then-recovered, still failed, mean focus rate,
 real-time factor (synthesis seconds / audio seconds) on --threads threads, and with --wer the
-word error rate of pocketsphinx on the synthesized audio next to its WER on the original audio.
+word error rate of Whisper (tacotron.audio.recognizer) on the synthesized audio next to its WER on
+the original audio.
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ def main() -> None:
     parser.add_argument("--out", help="folder for the synthesized wavs (default RUN/robustness)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--plain", action="store_true", help="switch robust inference off")
-    parser.add_argument("--wer", action="store_true", help="also measure pocketsphinx WER")
-    parser.add_argument("--timeout", type=float, default=60.0, help="recognizer seconds per file")
+    parser.add_argument("--wer", action="store_true", help="also measure Whisper's WER")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_args()
 
@@ -79,25 +79,29 @@ def main() -> None:
         "audio_seconds": round(audio_seconds, 1),
     }
     if args.wer:
-        report.update(measure_wer(args.data, out, sentences, args.timeout))
+        report.update(measure_wer(args.data, out, sentences, args.threads))
     print(json.dumps(report))
 
 
-def measure_wer(data: str, synthesized: Path, sentences, timeout: float) -> dict:
-    """pocketsphinx WER on the synthesized audio and on the original eSpeak audio of the same
-    sentences, with one closed-vocabulary language model for both (benchmarks/intelligibility.py)."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from intelligibility import Recognizer, read_corpus_sentences, word_error_rate
+def measure_wer(data: str, synthesized: Path, sentences, threads: int) -> dict:
+    """Whisper's WER on the synthesized audio and on the original eSpeak audio of the same sentences
+    (tacotron.audio.recognizer, scored by tacotron.text.error_rate)."""
+    from tacotron.audio.io import load_audio
+    from tacotron.audio.recognizer import WHISPER_SAMPLE_RATE, Recognizer
+    from tacotron.text import detect_language
+    from tacotron.text.error_rate import word_error_rate
 
-    ids = [sentence.id for sentence in sentences]
-    references = [sentence.normalized for sentence in sentences]
-    with Recognizer(read_corpus_sentences(data), timeout_s=timeout) as recognizer:
-        original = recognizer.transcribe_many([Path(data) / "test_wavs" / f"{i}.wav" for i in ids])
-        spoken = recognizer.transcribe_many([synthesized / f"{i}.wav" for i in ids])
-        timeouts = recognizer.timeouts
-    return {"wer_synthesized": round(word_error_rate(references, spoken), 4),
-            "wer_original": round(word_error_rate(references, original), 4),
-            "recognizer_timeouts": timeouts}
+    language = detect_language(sentence.text for sentence in sentences)
+    recognizer = Recognizer(language=language, threads=threads)
+
+    def heard(path: Path) -> str:
+        return recognizer.transcribe(load_audio(path, WHISPER_SAMPLE_RATE)[0], WHISPER_SAMPLE_RATE).text
+
+    references = [sentence.text for sentence in sentences]
+    original = [heard(Path(data) / "test_wavs" / f"{sentence.id}.wav") for sentence in sentences]
+    spoken = [heard(synthesized / f"{sentence.id}.wav") for sentence in sentences]
+    return {"wer_synthesized": round(word_error_rate(references, spoken, language), 4),
+            "wer_original": round(word_error_rate(references, original, language), 4)}
 
 
 if __name__ == "__main__":

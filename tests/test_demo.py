@@ -19,7 +19,8 @@ def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
     out = tmp_path / "demo"
     metadata = (corpus_en / "metadata.csv").read_text()
     code = main(["demo", "--lang", "en", "--minutes", "0.15", "--out", str(out),
-                 "--data", str(corpus_en), "--vocoder", "griffin-lim", *FAST_OVERRIDES])
+                 "--data", str(corpus_en), "--vocoder", "griffin-lim", *FAST_OVERRIDES,
+                 "eval.demo_sentences=2"])
     assert code == 0, capsys.readouterr().err
     assert (corpus_en / "metadata.csv").read_text() == metadata  # a named corpus is never rewritten
     report = json.loads((out / "report.json").read_text())
@@ -40,6 +41,9 @@ def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
     # (256 samples each) and how much is trimmed depends on how far the model got.
     assert rate == 22050 and 0 < len(audio) <= report["infer"][0]["frames"] * 256
     assert report["vocoder"] == "griffin-lim"
+    heard = report["intelligibility"]
+    assert heard["sentences"] == 2 and heard["voice_wer"] >= 0 and heard["voice_cer"] >= 0
+    assert heard["source_wer"] <= 0.5 and heard["mcd_db"] > 0  # Whisper on eSpeak: mostly right
     assert np.isfinite(audio).all()
     png = (out / "alignment.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"

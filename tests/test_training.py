@@ -60,6 +60,19 @@ def test_training_reduces_loss_and_writes_checkpoints(corpus_en, fast_config, tm
     assert events[-1].fields["mel_l1"] == records[-1]["mel_l1"]
 
 
+def test_figures_a_callback_adds_at_validation_reach_metrics_jsonl_and_the_event(corpus_en, fast_config,
+                                                                                 tmp_path):
+    class AddsFigures(Callback):  # as the intelligibility evaluation does
+        def on_validation_end(self, trainer, metrics, sample):
+            metrics["wer"] = trainer.step / 100
+
+    train(fast_config("train.max_steps=8"), corpus_en, tmp_path / "run", callbacks=[AddsFigures()])
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["wer"]) for r in records] == [(4, 0.04), (8, 0.08)]
+    validations = [e for e in read_events(tmp_path / "run") if e.kind == "validation"]
+    assert [e.fields["wer"] for e in validations] == [0.04, 0.08]
+
+
 def test_a_crash_is_an_event_and_a_callback_can_stop_the_run(corpus_en, fast_config, tmp_path):
     class Crash(Callback):
         def on_step_end(self, trainer, logs):

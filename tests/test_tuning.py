@@ -59,6 +59,15 @@ def test_objective_is_mel_l1_plus_alignment_and_gate_penalties():
     assert tuning_objective({**metrics, "mel_l1": math.nan}, config) == math.inf
 
 
+def test_intelligibility_objective_is_the_word_error_rate_of_evaluated_validations():
+    config = load_config(overrides=["tune.objective=intelligibility", "eval.every_validations=2"])
+    metrics = {"mel_l1": 0.8, "diagonality": 0.6, "gate_missed_rate": 0.25, "gate_early_rate": 0.05}
+    assert tuning_objective({**metrics, "wer": 0.42}, config) == 0.42
+    assert tuning_objective(metrics, config) is None  # a validation without an evaluation
+    with pytest.raises(ConfigError, match="eval.every_validations"):
+        load_config(overrides=["tune.objective=intelligibility"])
+
+
 def test_pruner_waits_for_the_alignment_step_then_prunes_a_bad_trial():
     config = load_config(overrides=["tune.pruner=median", "tune.pruner_startup_trials=2",
                                     "autofix.alignment_expected_step=300"])

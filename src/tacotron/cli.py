@@ -42,13 +42,15 @@ def cmd_train(args) -> None:
     import torch.distributed as dist
 
     from tacotron.data.prepare import load_prepared, prepare
+    from tacotron.evaluation.callback import evaluation_callbacks
     from tacotron.monitoring.sinks import build_callbacks
     from tacotron.training.loop import distributed_context
     from tacotron.training.trainer import Trainer
 
     config = config_from_args(args)
     rank, world_size, _ = distributed_context()
-    callbacks = build_callbacks(config) if rank == 0 else []  # sinks live on rank 0
+    # Sinks live on rank 0; the evaluation goes first so that they log its figures.
+    callbacks = [*evaluation_callbacks(config, args.data), *build_callbacks(config)] if rank == 0 else []
     if rank == 0:  # under torchrun one process prepares, the others read its result
         prepared = prepare(args.data, config)
     if world_size > 1:
@@ -134,14 +136,33 @@ def cmd_diagnose(args) -> None:
     print(f"wrote {report}")
 
 
+def cmd_evaluate(args) -> None:
+    from tacotron.evaluation.report import evaluate_checkpoint, summary_line
+
+    if args.data is None and args.sentences is None:
+        raise UserError("evaluate needs the corpus (--data DIR) or a sentences file (--sentences FILE)")
+    report = evaluate_checkpoint(args.checkpoint, args.data, args.sentences, args.asr_model, args.out,
+                                 vocoder=args.vocoder, limit=args.limit, asr_threads=args.threads,
+                                 overrides=args.overrides)
+    for sentence in report["sentences"]:
+        source = f"  | source: {sentence['source']['normalized']}" if sentence["source"] else ""
+        print(f"{sentence['id']}  WER {sentence['voice']['wer']:.2f}  ref: {sentence['reference']}\n"
+              f"    heard: {sentence['voice']['normalized']}{source}")
+    print(summary_line(report["summary"]))
+    out = Path(report["report_dir"])
+    print(f"wrote {out / 'evaluation.json'} and {out / 'evaluation.html'}")
+
+
 def cmd_tune(args) -> None:
+    from tacotron.evaluation.callback import evaluation_callbacks
     from tacotron.tuning.search import tune
 
     extra = [f"tune.budget_steps={args.budget_steps}"] if args.budget_steps else []
     config = config_from_args(args, extra)
     out = args.out or str(Path("runs") / f"tune-{args.study}")
     result = tune(args.data, args.study, config, out, trials=args.trials, storage=args.storage,
-                  timeout_seconds=args.timeout or 0.0, say=lambda line: print(line, flush=True))
+                  timeout_seconds=args.timeout or 0.0, say=lambda line: print(line, flush=True),
+                  first_callbacks=lambda trial_config: evaluation_callbacks(trial_config, args.data))
     if result.best_trial is not None:
         print(f"best config: {Path(out) / 'best.yaml'}   table: {Path(out) / 'summary.md'}")
 
@@ -248,6 +269,21 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("overrides", nargs="*", metavar="key=value",
                       help="inference.* settings of the free-running pass")
     diag.set_defaults(run=cmd_diagnose)
+
+    evaluate = commands.add_parser("evaluate", help="intelligibility: synthesize held-out sentences, "
+                                   "transcribe them with Whisper, score them against the source voice")
+    evaluate.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="checkpoint file or run folder")
+    evaluate.add_argument("--data", help="corpus folder: its held-out test_sentences.csv and test_wavs/")
+    evaluate.add_argument("--sentences", help="UTF-8 file of sentences, one per line (no source audio)")
+    evaluate.add_argument("--asr-model", help="faster-whisper model name or CTranslate2 folder "
+                          "(default: the offline Whisper base of the [asr] extra)")
+    evaluate.add_argument("--out", help="report folder (default RUN/evaluation)")
+    evaluate.add_argument("--vocoder", default="default", help=VOCODER_HELP)
+    evaluate.add_argument("--limit", type=int, help="evaluate only the first N sentences")
+    evaluate.add_argument("--threads", type=int, default=2, help="recognizer CPU threads")
+    evaluate.add_argument("overrides", nargs="*", metavar="key=value",
+                          help="inference.* and postprocess.* settings, e.g. inference.max_retries=0")
+    evaluate.set_defaults(run=cmd_evaluate)
 
     tune_parser = commands.add_parser("tune", help="search hyperparameters (Optuna); several "
                                       "workers may run it against one --storage")

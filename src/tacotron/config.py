@@ -347,8 +347,10 @@ class TuneConfig:
     budget_steps: int = 4000  # train.max_steps of every trial (`--budget-steps`)
     seed: int = 0  # the sampler's randomness for trial k is drawn from (seed, k): reproducible
     sampler_startup_trials: int = 5  # random trials before TPE models the results
-    # Objective (tuning.tuning_objective): validation mel L1 + diagonality_penalty * shortfall of
+    # Objective (tuning.tuning_objective). mel: validation mel L1 + diagonality_penalty * shortfall of
     # diagonality below schedule.quality_diagonality + gate_penalty * share of wrong stops.
+    # intelligibility: Whisper's word error rate on the eval.* sentences (needs eval.every_validations).
+    objective: str = "mel"
     diagonality_penalty: float = 2.0
     gate_penalty: float = 1.0
     pruner: str = "median"  # median | hyperband | none
@@ -361,6 +363,26 @@ class TuneConfig:
     heartbeat_seconds: int = 60
     grace_seconds: int = 180
     max_retries: int = 3  # runs of the same trial after its worker died
+
+
+@dataclass
+class EvalConfig:
+    """Intelligibility while training (evaluation/callback.py, built by `tacotron train`, `demo` and
+    `tune`): the first `sentences` held-out sentences of the corpus (test_sentences.csv; else
+    validation utterances) are synthesized and transcribed by Whisper, and their WER, CER and
+    MCD-DTW join that validation's metrics (metrics.jsonl, TensorBoard, MLflow, Telegram).
+    The time it takes counts in the training budget (train.max_minutes)."""
+
+    # Evaluate at every Nth validation; 0 = never. Off by default: on 2 shared CPU cores one evaluation
+    # of 4 sentences by a cpu-tiny model costs 27 s (17 s with eval.vocoder=griffin-lim; the first one
+    # 45 s), a third to all of the 30-80 s between two cpu-tiny validations (README).
+    every_validations: int = 0
+    sentences: int = 4  # the fixed evaluation set, the same sentences every time
+    asr_model: str = ""  # faster-whisper name or CTranslate2 folder; "" = offline Whisper base ([asr] extra)
+    asr_threads: int = 2  # CPU threads of the recognizer
+    vocoder: str = "default"  # what speaks them (inference/vocoder.py names: default, griffin-lim, ...)
+    # `tacotron demo` evaluates this many held-out sentences for report.json; 0 = all of them.
+    demo_sentences: int = 0
 
 
 @dataclass
@@ -378,6 +400,7 @@ class Config:
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -546,6 +569,13 @@ def validate(config: Config) -> None:
         (config.tune.pruner in ("median", "hyperband", "none"),
          "tune.pruner must be median, hyperband or none"),
         (config.tune.pruner_warmup_steps >= 0, "tune.pruner_warmup_steps must be >= 0"),
+        (config.tune.objective in ("mel", "intelligibility"), "tune.objective must be mel or intelligibility"),
+        (config.tune.objective != "intelligibility" or config.eval.every_validations >= 1,
+         "tune.objective=intelligibility needs eval.every_validations >= 1 (the trials' WER comes from it)"),
+        (config.eval.every_validations >= 0, "eval.every_validations must be >= 0 (0: off)"),
+        (config.eval.sentences >= 1, "eval.sentences must be >= 1"),
+        (config.eval.asr_threads >= 1, "eval.asr_threads must be >= 1"),
+        (config.eval.demo_sentences >= 0, "eval.demo_sentences must be >= 0 (0: all)"),
         (config.tune.heartbeat_seconds >= 1, "tune.heartbeat_seconds must be >= 1"),
         (config.tune.grace_seconds > config.tune.heartbeat_seconds,
          "tune.grace_seconds must be larger than tune.heartbeat_seconds"),

@@ -1,5 +1,6 @@
 """`tacotron demo`: make the eSpeak corpus if absent, train the cpu-tiny preset for a time
-budget, then speak held-out sentences and write sample.wav, alignment.png and report.json."""
+budget, then speak held-out sentences and write sample.wav, alignment.png and report.json
+(with the voice's intelligibility: Whisper's WER/CER next to the source's, and MCD-DTW)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from tacotron.audio.io import save_wav
 from tacotron.config import load_config
 from tacotron.data.corpus import make_corpus, read_test_sentences
 from tacotron.data.prepare import prepare
+from tacotron.evaluation.callback import evaluation_callbacks
+from tacotron.evaluation.intelligibility import intelligibility_report
 from tacotron.files import atomic_write, atomic_write_text
 from tacotron.inference import Synthesizer
 from tacotron.model.alignment_metrics import mean_scores, score_alignment
@@ -36,7 +39,8 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
     config = load_config("cpu-tiny", overrides=[f"text.language={language}",
                                                 f"train.max_minutes={minutes}",
                                                 *(overrides or [])])
-    callbacks = build_callbacks(config)  # before the corpus: a missing token fails at once
+    # Before the corpus: a missing token fails at once. The evaluation goes first so the sinks log it.
+    callbacks = [*evaluation_callbacks(config, data_dir), *build_callbacks(config)]
     # A folder the user names is used as it is (never rewritten); the default one is made or completed.
     if not (given and (data_dir / "metadata.csv").is_file()):
         make_corpus(language, data_dir, progress=progress)
@@ -72,6 +76,8 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
         "seconds": round(trainer.train_seconds, 1),
         "val": {key: val[key] for key in ("diagonality", "focus_rate", "monotonicity", "mel_l1")},
         "infer": infer,
+        # Whisper on the held-out sentences, the voice's and the eSpeak source's (evaluation/).
+        "intelligibility": intelligibility_report(synthesizer, data_dir, config.eval, progress=progress),
         "wall_seconds": round(time.monotonic() - started, 1),
         "stop_reason": trainer.finished_reason,
         "vocoder": synthesizer.vocoder.name,

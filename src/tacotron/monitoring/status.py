@@ -16,6 +16,8 @@ from tacotron.monitoring.progress import format_duration, read_progress
 
 SHOWN_METRICS = ("mel_l1", "loss", "diagonality", "focus_rate", "monotonicity", "coverage",
                  "gate_accuracy", "stop_error")
+# Intelligibility figures of the evaluation callback (eval.every_validations), on some validations only.
+SHOWN_INTELLIGIBILITY = ("wer", "cer", "mcd_db", "duration_ratio")
 SHOWN_LOSSES = ("total", "postnet_l1", "gate", "guided_attention", "lr", "grad_norm")
 
 
@@ -59,6 +61,8 @@ def read_status(run_dir: str | Path, last_events: int = 8) -> dict[str, Any]:
         "phase": phases[-1].fields if phases else None,
         "phase_step": phases[-1].step if phases else None,
         "validation": val,
+        "intelligibility": next((record for record in reversed(all_validations(run_dir))
+                                 if "wer" in record), None),
         "best_val_mel_l1": min((r["mel_l1"] for r in all_validations(run_dir)
                                 if "mel_l1" in r), default=None),
         "checkpoint": {"path": str(newest), "time": newest.stat().st_mtime} if newest else None,
@@ -122,6 +126,9 @@ def format_status(status: dict[str, Any], now: float | None = None) -> str:
     val = status["validation"]
     if val:
         lines.append(f"validation: {_numbers(val, SHOWN_METRICS)} (step {val['step']})")
+    heard = status.get("intelligibility")
+    if heard:
+        lines.append(f"intelligibility: {_numbers(heard, SHOWN_INTELLIGIBILITY)} (step {heard['step']})")
     if status["best_val_mel_l1"] is not None:
         lines.append(f"best:       val mel_l1 {status['best_val_mel_l1']:.4g}")
     checkpoint = status["checkpoint"]

@@ -70,6 +70,12 @@ class RunView:
         controls = getattr(self._loop.task, "controls", None)
         return copy.deepcopy(controls)
 
+    @property
+    def speaking_rate(self):
+        """The Tacotron task's training-data frames per symbol (what synthesis checks durations
+        against), None for other tasks."""
+        return getattr(self._loop.task, "speaking_rate", None)
+
     def emit(self, kind: str, **fields: Any) -> Event:
         return self._loop.emit(kind, **fields)
 

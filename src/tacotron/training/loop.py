@@ -352,10 +352,12 @@ class RunLoop:
         metrics = {**metrics, **self.task.after_validation(metrics)}
         if not self.is_main:
             return
-        record = {"step": self.step, "seconds": round(self.train_seconds, 2), **metrics}
-        append_line(self.run_dir / METRICS_FILE, json.dumps(record))
+        # A callback may add figures to `metrics` (the intelligibility evaluation does): the record
+        # and the event are written after all of them, so each validation is one complete line.
         for callback in self.callbacks:
             callback.on_validation_end(self.view, metrics, sample)
+        record = {"step": self.step, "seconds": round(self.train_seconds, 2), **metrics}
+        append_line(self.run_dir / METRICS_FILE, json.dumps(record))
         self.emit("validation", **metrics)
 
     def expected_total_steps(self, budget_seconds: float, session_start: tuple[int, float]) -> int:

@@ -133,12 +133,15 @@ def gate_error(metrics: dict[str, float]) -> float:
     return metrics["gate_missed_rate"] + metrics["gate_early_rate"]
 
 
-def tuning_objective(metrics: dict[str, float], config: Config) -> float:
+def tuning_objective(metrics: dict[str, float], config: Config) -> float | None:
     """What a trial minimises, from one validation:
     objective = mel_l1 + w_d * max(0, d* - diagonality) + w_g * gate_error,
     with d* = schedule.quality_diagonality (0.9: the one "aligned" threshold of the phases and the
     auto-fix), w_d = tune.diagonality_penalty, w_g = tune.gate_penalty. A non-finite mel L1 (a
-    diverged run) gives +inf."""
+    diverged run) gives +inf. With tune.objective=intelligibility: the validation's Whisper word error
+    rate `wer` (evaluation/callback.py), or None for a validation that was not evaluated."""
+    if config.tune.objective == "intelligibility":
+        return metrics.get("wer")
     mel_l1 = metrics["mel_l1"]
     if not math.isfinite(mel_l1):
         return math.inf
@@ -267,9 +270,13 @@ class TrialReporter(Callback):
     def __init__(self, trial, config: Config):
         self.trial, self.config = trial, config
         self.aligned_at: int | None = None
+        self.value: float | None = None  # the newest objective reported
 
     def on_validation_end(self, trainer, metrics, sample) -> None:
         value = tuning_objective(metrics, self.config)
+        if value is None:  # tune.objective=intelligibility and this validation was not evaluated
+            return
+        self.value = value
         if (self.aligned_at is None
                 and metrics[DIAGONALITY] >= self.config.schedule.quality_diagonality):
             self.aligned_at = trainer.step
@@ -330,9 +337,12 @@ class TuneResult:
 
 def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
          trials: int, storage: str | None = None, timeout_seconds: float = 0.0,
-         progress: bool = True, say: Callable[[str], None] = print) -> TuneResult:
+         progress: bool = True, say: Callable[[str], None] = print,
+         first_callbacks: Callable[[Config], list[Callback]] | None = None) -> TuneResult:
     """Run trials of the study until it holds `trials` trained trials (from any worker) or
-    `timeout_seconds` pass (no new trial starts after it); then write the results to `out`."""
+    `timeout_seconds` pass (no new trial starts after it); then write the results to `out`.
+    `first_callbacks(config)`: callbacks of a trial that go before the monitoring sinks (the CLI's
+    intelligibility evaluation, which tune.objective=intelligibility reads)."""
     optuna = require_optuna()
     from tacotron.data.prepare import prepare
     from tacotron.monitoring.sinks import build_callbacks
@@ -380,7 +390,8 @@ def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
         reporter = TrialReporter(trial, config)
         try:
             trainer = Trainer(config, prepared, out / run_name,
-                              callbacks=[*build_callbacks(config), reporter], progress=progress)
+                              callbacks=[*(first_callbacks(config) if first_callbacks else []),
+                                         *build_callbacks(config), reporter], progress=progress)
             metrics = trainer.fit()
             if trainer.finished_reason == "interrupted":  # Ctrl-C: the trainer has saved
                 raise KeyboardInterrupt
@@ -393,6 +404,8 @@ def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
             trial.set_user_attr("error", f"{type(error).__name__}: {error}")
             raise
         value = tuning_objective(metrics, config)
+        if value is None:  # intelligibility: the last evaluated validation's WER
+            value = reporter.value if reporter.value is not None else math.inf
         if trainer.finished_reason == "pruned":
             say(f"trial {trial.number} pruned at step {trainer.step} (objective {value:.4f})")
             raise optuna.TrialPruned()

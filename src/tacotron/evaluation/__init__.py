@@ -1,0 +1,1 @@
+"""Intelligibility and distance to the source voice of a trained model (above inference)."""

@@ -1,0 +1,115 @@
+"""Intelligibility evaluation: MCD-DTW, the held-out set, and `tacotron evaluate` / training-time
+evaluation end to end on a tiny model trained here."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tacotron.audio.cepstral_distance import mel_cepstral_distortion
+from tacotron.audio.espeak import EspeakVoice
+from tacotron.cli import main
+from tacotron.evaluation.intelligibility import held_out_sentences
+from tacotron.errors import UserError
+
+from conftest import FAST_OVERRIDES
+
+
+def test_mcd_is_zero_for_the_same_audio_small_for_the_same_words_large_for_others():
+    voice, slow = EspeakVoice("en"), EspeakVoice("en", words_per_minute=120)
+    rate = voice.sample_rate
+    sentence = voice.synthesize("walter squeezed seventeen tables.")
+    same = mel_cepstral_distortion(sentence, sentence, rate)
+    assert same.mcd_db == 0.0 and same.duration_ratio == 1.0
+    assert mel_cepstral_distortion(sentence, 0.5 * sentence, rate).mcd_db < 0.1  # c0 (level) left out
+    slower = slow.synthesize("walter squeezed seventeen tables.")
+    warped = mel_cepstral_distortion(sentence, slower, rate)
+    assert warped.duration_ratio == pytest.approx(len(slower) / len(sentence))
+    other = mel_cepstral_distortion(sentence, voice.synthesize("a quiet fox slept in the old barn."), rate)
+    noise = mel_cepstral_distortion(sentence, np.random.default_rng(0).normal(0, 0.1, len(sentence)), rate)
+    # Same words at another speed: DTW lines them up; other words and noise stay far apart.
+    assert 0.5 < warped.mcd_db < 5.0 < other.mcd_db < noise.mcd_db
+
+
+def test_held_out_sentences_come_from_the_corpus_or_a_file(corpus_en, tmp_path):
+    sentences = held_out_sentences(corpus_en, limit=3)
+    assert [s.id for s in sentences] == ["en_test_001", "en_test_002", "en_test_003"]
+    assert all(s.source is not None and s.source.is_file() for s in sentences)
+    assert len(held_out_sentences(corpus_en)) == 24
+    listing = tmp_path / "sentences.txt"
+    listing.write_text("First one.\n\n  Second one.  \n", encoding="utf-8")
+    from_file = held_out_sentences(sentences_file=listing)
+    assert [(s.text, s.source) for s in from_file] == [("First one.", None), ("Second one.", None)]
+    with pytest.raises(UserError, match="not found"):
+        held_out_sentences(sentences_file=tmp_path / "absent.txt")
+
+
+def test_evaluate_needs_sentences(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "--data" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_training_time_and_command_line_evaluation_end_to_end(corpus_en, tmp_path, capsys):
+    run = tmp_path / "run"
+    code = main(["train", "--data", str(corpus_en), "--out", str(run), "--preset", "cpu-tiny",
+                 *FAST_OVERRIDES, "train.max_steps=4", "eval.every_validations=1", "eval.sentences=2",
+                 "eval.vocoder=griffin-lim", "inference.max_retries=0", "monitor.tensorboard=false",
+                 "inference.max_frames_per_symbol=4"])  # untrained babble: keep it short
+    assert code == 0, capsys.readouterr().err
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["step"] == 4 and record["wer"] >= 0.5  # 4 steps of training: not yet speech
+    assert 0 <= record["cer"] and record["mcd_db"] > 5.0 and record["duration_ratio"] > 0
+    assert record["eval_seconds"] > 0
+    capsys.readouterr()
+    assert main(["status", str(run)]) == 0
+    assert f"intelligibility: wer {record['wer']:.4g}" in capsys.readouterr().out
+
+    out = tmp_path / "evaluation"
+    code = main(["evaluate", str(run), "--data", str(corpus_en), "--limit", "3", "--out", str(out),
+                 "--vocoder", "griffin-lim", "inference.max_retries=0", "inference.max_frames_per_symbol=4"])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((out / "evaluation.json").read_text())
+    summary = report["summary"]
+    assert summary["sentences"] == summary["sourced_sentences"] == 3
+    # Whisper base on the eSpeak recordings of en_test_001..003 (measured): the recognizer's ceiling.
+    assert summary["source_wer"] == pytest.approx(EXPECTED_SOURCE_WER, abs=0.08)
+    assert summary["source_cer"] == pytest.approx(EXPECTED_SOURCE_CER, abs=0.05)
+    assert summary["voice_wer"] >= 0.5 and 0 < summary["voice_cer"]
+    assert summary["mcd_db"] > 5.0 and summary["duration_ratio"] > 0 and summary["rtf"] > 0
+    first = report["sentences"][0]
+    assert first["reference"] == "walter squeezed seventeen tables"
+    assert first["source"]["wer"] <= 0.25 and isinstance(first["voice"]["skipped"], list)
+    page = (out / "evaluation.html").read_text()
+    assert page.count("<audio") == 6 and "data:image/png;base64," in page
+    assert (out / "voice" / "en_test_003.wav").is_file() and (out / "source" / "en_test_003.wav").is_file()
+
+
+# Measured: Whisper base hears "walter squeeze seventeen tables", "oh no only fifty six percent on the
+# photograph was tripped", "the shy writer brought sixteen shy to hammers in the office": 7 of 25 words.
+EXPECTED_SOURCE_WER = 0.28
+EXPECTED_SOURCE_CER = 0.08
+
+
+def test_without_a_held_out_list_validation_utterances_are_evaluated(tmp_path):
+    from tacotron.evaluation.callback import evaluation_sentences
+
+    (tmp_path / "wavs").mkdir()
+    (tmp_path / "wavs" / "a.wav").write_bytes(b"")
+    sentences = evaluation_sentences(tmp_path, ["a", "b", "c"], ["Text a.", "Text b.", "Text c."], 2)
+    assert [(s.id, s.text, s.source) for s in sentences] == [("a", "Text a.", tmp_path / "wavs" / "a.wav"),
+                                                             ("b", "Text b.", None)]
+    with pytest.raises(UserError, match="--sentences"):
+        held_out_sentences(tmp_path)
+
+
+def test_status_shows_the_last_intelligibility_figures(tmp_path):
+    from tacotron.runs.events import Event, append_event
+    from tacotron.monitoring.status import format_status, read_status
+
+    append_event(tmp_path, Event("train_start", 0, {}))
+    (tmp_path / "metrics.jsonl").write_text(
+        '{"step": 100, "mel_l1": 1.2, "wer": 0.75, "cer": 0.5, "mcd_db": 9.5}\n{"step": 200, "mel_l1": 1.1}\n')
+    status = read_status(tmp_path)
+    assert status["intelligibility"]["step"] == 100
+    assert "intelligibility: wer 0.75  cer 0.5  mcd_db 9.5 (step 100)" in format_status(status)
