@@ -25,7 +25,8 @@ TINY = ["model.embedding_dim=16", "model.encoder_dim=16", "model.encoder_conv_la
 def tiny_synthesizer(*overrides: str, gate_probability: float | None = None,
                      language: str = "en") -> Synthesizer:
     """A random tiny model; `gate_probability` pins the gate's output (zero weights, fixed bias)."""
-    config = load_config("cpu-tiny", overrides=[*TINY, f"text.language={language}", *overrides])
+    config = load_config("cpu-tiny", overrides=[*TINY, f"text.language={language}", "text.input=characters",
+                                                *overrides])
     frontend = get_frontend(language, "characters")
     torch.manual_seed(0)
     model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)

@@ -145,7 +145,7 @@ def test_prepare_caches_phonemes_and_reports_them(corpus_en, tmp_path, fast_conf
     reloaded[0].phonemes = "ðə."
     assert MelTextDataset(reloaded, en).symbol_ids[0] == en.to_ids("ðə.")
     # Prepared for characters: no phonemes cached, the dataset phonemizes once when built.
-    for_characters = prepare(data, fast_config(), progress=False)
+    for_characters = prepare(data, fast_config("text.input=characters"), progress=False)
     assert all(u.phonemes == "" for u in for_characters.train)
     first = for_characters.train[0]
     assert MelTextDataset([first], en).symbol_ids[0] == en.to_ids(en.to_input(first.normalized))
@@ -187,7 +187,7 @@ def test_a_phoneme_model_trains_and_its_checkpoint_synthesizes(corpus_en, fast_c
     assert len(synthesis.waveform) > 0 and np.isfinite(synthesis.waveform).all()
     assert synthesizer.model.embedding.num_embeddings == len(en.symbols)
     # Resuming the run with characters is refused with a reason, not a tensor size mismatch.
-    characters = fast_config("train.max_steps=8")
+    characters = fast_config("text.input=characters", "train.max_steps=8")
     resumed = Trainer(characters, prepare(corpus_en, characters, progress=False), tmp_path / "run",
                       progress=False)
     with pytest.raises(UserError, match="text.input=phonemes"):

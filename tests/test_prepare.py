@@ -52,6 +52,7 @@ def make_corpus(root, count=10):
 def make_config(**data):
     config = Config()
     config.text.language = "en"
+    config.text.input = "characters"  # these checks are of the text as written
     config.data.num_workers = 1
     for key, value in data.items():
         setattr(config.data, key, value)

@@ -41,7 +41,7 @@ def tiny_generator(seed: int = 0) -> Generator:
 @pytest.fixture()
 def acoustic_checkpoint(tmp_path):
     """A random tiny Tacotron 2 run."""
-    config = load_config("cpu-tiny", overrides=[*TINY_TACOTRON, "text.language=en",
+    config = load_config("cpu-tiny", overrides=[*TINY_TACOTRON, "text.language=en", "text.input=characters",
                                                 "inference.gate_threshold_start=null",
                                                 "inference.max_retries=0",
                                                 "inference.max_frames_per_symbol=3"])

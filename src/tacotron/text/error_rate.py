@@ -20,7 +20,7 @@ def normalize_for_scoring(text: str, language: str) -> str:
     """Text as space-separated lowercase words: numbers, signs and abbreviations written out as the
     language's frontend speaks them, punctuation and stress marks ("+") dropped, hyphens split words,
     ё read as е (Russian writing mostly omits its dots, and recognizers follow that)."""
-    spoken = get_frontend(language).normalize(text).replace("+", "").replace("ё", "е")
+    spoken = get_frontend(language, "characters").normalize(text).replace("+", "").replace("ё", "е")
     return " ".join(_WORD.findall(spoken))
 
 
