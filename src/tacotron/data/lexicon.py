@@ -30,13 +30,14 @@ seven eight nine ten eleven twelve twenty thirty forty fifty sixty seventy eight
 billion zero first second third next last former latter said like unlike via per versus plus minus etc mrs
 yes yeah okay hey please thanks thank well else whatever however therefore anyway out up down off over in on
 inside outside above below near far upon into onto within without about around across along behind beyond
-then now here there very too also just even still yet ago so only""".split())
+then now here there very too also just even still yet ago so only away ahead aboard apart aside abroad""".split())
 # Adverbs that cannot stand before a verb ("he early found").
 EN_BAD_ADVERBS = set("""early daily weekly monthly yearly hourly nightly only likely holy ugly lonely friendly silly
 lovely deadly elderly costly jolly bully rally belly fly apply supply reply ally italy july""".split())
 EN_ADJECTIVE_SUFFIXES = ("al", "ous", "ful", "ive", "ic", "able", "ible", "ant", "ent", "ary", "less", "ish")
 # Not vulgar, yet not for a demo voice.
-EN_SENSITIVE = set("rape raped rapist suicide nazi slave slavery genocide terrorist porn sex sexual sexually racist racism fascist".split())
+EN_SENSITIVE = set("""rape raped rapist suicide nazi slave slavery genocide terrorist porn sex sexual sexually
+racist racism fascist bloody""".split())
 
 # OpenCorpora grammemes of words the corpus leaves out: names, surnames, patronymics, places,
 # organisations, abbreviations, initials, slang, informal, archaic, misspelt and distorted words,
