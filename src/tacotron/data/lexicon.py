@@ -30,11 +30,23 @@ seven eight nine ten eleven twelve twenty thirty forty fifty sixty seventy eight
 billion zero first second third next last former latter said like unlike via per versus plus minus etc mrs
 yes yeah okay hey please thanks thank well else whatever however therefore anyway out up down off over in on
 inside outside above below near far upon into onto within without about around across along behind beyond
-then now here there very too also just even still yet ago so only away ahead aboard apart aside abroad""".split())
+then now here there very too also just even still yet ago so only away ahead aboard apart aside abroad often
+after under before since until while whether that this these those i you he she it we they me him her us them my
+your his its our their mine yours hers ours theirs myself yourself himself herself itself ourselves themselves
+something anything nothing everything someone anyone everyone somebody anybody nobody everybody can will must
+would could should might may shall due worth likely unlikely alone sorry afraid aware asleep awake alive
+various forward online whole mid multi dos dis mil ref rev rex con pro ken chi aye bum bra""".split())
 # Adverbs that cannot stand before a verb ("he early found").
 EN_BAD_ADVERBS = set("""early daily weekly monthly yearly hourly nightly only likely holy ugly lonely friendly silly
 lovely deadly elderly costly jolly bully rally belly fly apply supply reply ally italy july""".split())
 EN_ADJECTIVE_SUFFIXES = ("al", "ous", "ful", "ive", "ic", "able", "ible", "ant", "ent", "ary", "less", "ish")
+# A word that is also a verb is taken for a noun only when its past tense is rarer than this share of the
+# word itself (wordfreq frequencies): "book"/"booked" 0.03 is a noun, "think"/"thought" 0.5 is not.
+EN_NOUN_MAX_PAST_RATIO = 0.15
+# A word that is also a noun is taken for an adjective only when its form says adjective (a suffix, or
+# a comparative in the dictionary) and its plural is rarer than this share of the word itself:
+# "red"/"reds" is an adjective, "game"/"games" is not.
+EN_ADJECTIVE_MAX_PLURAL_RATIO = 0.2
 # Not vulgar, yet not for a demo voice.
 EN_SENSITIVE = set("""rape raped rapist suicide nazi slave slavery genocide terrorist porn sex sexual sexually
 racist racism fascist bloody""".split())
@@ -48,6 +60,12 @@ Pltm Apro Anum Subx Prnt Poss Litr Coun Supr Cmp2""".split())
 RU_OBSCENE_STEMS = ("хуй", "хуе", "хуё", "пизд", "бляд", "блят", "ебан", "ебат", "ебал", "ебл", "заеб", "заёб", "наеб",
                     "выеб", "уеб", "долбоеб", "долбоёб", "мудак", "мудил", "гандон", "пидор", "пидар", "педик", "залуп",
                     "шлюх", "хрен", "хрень", "сука", "суки", "сучк", "говн", "жоп", "дерьм", "дроч", "манда", "трах", "срат", "сран")
+# Verbs that need a complement the grammar does not give ("мочь", "являться"), adverbs of degree or
+# quantity that cannot stand alone before a verb ("сколько"), and nouns that live in set phrases only.
+RU_FUNCTION_WORDS = set("""быть есть мочь смочь хотеть захотеть являться стать становиться казаться показаться
+следовать удаться удаваться прийтись приходиться надеяться нравиться понравиться иметь бывать наслать оказаться
+оказываться ничего несколько сколько столько насколько настолько гораздо соответственно довольно достаточно
+примерно много немного частность привет""".split())
 RU_SENSITIVE = set("самоубийство нацист раб рабство изнасилование террорист порно".split())
 _ENGLISH_WORD = re.compile(r"[a-z]+")
 _RUSSIAN_WORD = re.compile(r"[а-яё]+")
@@ -105,6 +123,14 @@ def _english_profanity() -> set[str]:
     return {line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
 
 
+def _ratio(forms: tuple[str, ...] | None, word: str) -> float:
+    """wordfreq frequency of an inflected form over that of the word; forms spelt like the word count as 0."""
+    from wordfreq import word_frequency
+
+    form = next((form for form in forms or () if form != word), None)
+    return word_frequency(form, "en") / max(word_frequency(word, "en"), 1e-9) if form else 0.0
+
+
 @lru_cache(maxsize=1)
 def english_words() -> EnglishWords:
     from lemminflect import getAllInflections, getAllLemmas, getInflection
@@ -116,13 +142,18 @@ def english_words() -> EnglishWords:
             continue
         # Only words the dictionary knows, in their base form; names and abbreviations are not in it.
         lemmas = getAllLemmas(word)
-        # A noun that is also an adjective or adverb ("the old", "the outdoors") or a form of another verb
-        # ("the facing") reads as something else after "the".
-        if lemmas.get("NOUN") == (word,) and not {"ADJ", "ADV"} & lemmas.keys() and lemmas.get("VERB", (word,)) == (word,):
+        # A noun that is also an adjective or adverb ("the old", "the outdoors"), a form of another verb
+        # ("the facing") or mostly a verb ("the think") reads as something else after "the".
+        if (lemmas.get("NOUN") == (word,) and not {"ADJ", "ADV"} & lemmas.keys()
+                and lemmas.get("VERB", (word,)) == (word,)
+                and ("VERB" not in lemmas or _ratio(getInflection(word, "VBD"), word) < EN_NOUN_MAX_PAST_RATIO)):
             nouns.append(word)
-        # An adjective that is also a noun is kept where its form says adjective ("majority" is not).
-        if lemmas.get("ADJ") == (word,) and ("NOUN" not in lemmas or word.endswith(EN_ADJECTIVE_SUFFIXES)
-                                             or "JJR" in getAllInflections(word, "ADJ")):
+        # Adjectives that are also a form of a verb ("used", "going") are left out; those that are also
+        # nouns are kept where their form says adjective or their plural is rare ("majority" is left out).
+        if (lemmas.get("ADJ") == (word,) and lemmas.get("VERB", (word,)) == (word,)
+                and ("NOUN" not in lemmas or (
+                    (word.endswith(EN_ADJECTIVE_SUFFIXES) or "JJR" in getAllInflections(word, "ADJ"))
+                    and _ratio(getInflection(word, "NNS"), word) < EN_ADJECTIVE_MAX_PLURAL_RATIO))):
             adjectives.append(word)
         if lemmas.get("ADV") == (word,) and word.endswith("ly") and word not in EN_BAD_ADVERBS:
             adverbs.append(word)
@@ -184,7 +215,7 @@ def _animacy_key(case: str, gender: str, animate: bool) -> str:
 def _ru_is_clean(parse) -> bool:
     word = parse.normal_form
     return (not (parse.tag.grammemes & RU_EXCLUDED_GRAMMEMES) and len(word) >= MIN_WORD_LETTERS
-            and _RUSSIAN_WORD.fullmatch(word) is not None and word not in RU_SENSITIVE
+            and _RUSSIAN_WORD.fullmatch(word) is not None and word not in RU_SENSITIVE | RU_FUNCTION_WORDS
             and not any(stem in word for stem in RU_OBSCENE_STEMS))
 
 
