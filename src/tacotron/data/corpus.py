@@ -43,6 +43,9 @@ MAX_DRAWS_PER_SENTENCE = 50
 # How often a noun or adjective slot takes a frequent word from the lexicon instead of a hand-picked one.
 OPEN_WORD_SHARE = 0.6
 DEFAULT_COUNT = 2000
+# Bump when the sentences change for the same language, seed and count, so that an existing corpus is remade.
+# 2: open word classes filled from wordfreq's frequent words (1: the hand-written grammar alone).
+GENERATOR_VERSION = 2
 # Silence trimming: 10 ms frames; a frame is speech when its RMS is within 40 dB of the loudest frame.
 TRIM_THRESHOLD_DB = -40.0
 TRIM_KEEP_MS = 50.0
@@ -925,7 +928,8 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
     summary_path = out_dir / "corpus.json"
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        if (summary.get("language"), summary.get("seed"), summary.get("count")) == (language, seed, count):
+        if (summary.get("language"), summary.get("seed"), summary.get("count"), summary.get("generator", 1)) == (
+                language, seed, count, GENERATOR_VERSION):
             return out_dir
         summary_path.unlink()  # the corpus is about to change; it is complete again only when rewritten
 
@@ -964,6 +968,7 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
         "language": language,
         "seed": seed,
         "count": count,
+        "generator": GENERATOR_VERSION,
         "sample_rate": voice.sample_rate,
         "test_count": len(test),
         "total_seconds": round(seconds["train"], 3),
