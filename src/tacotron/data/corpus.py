@@ -44,8 +44,8 @@ MAX_DRAWS_PER_SENTENCE = 50
 OPEN_WORD_SHARE = 0.6
 DEFAULT_COUNT = 2000
 # Bump when the sentences change for the same language, seed and count, so that an existing corpus is remade.
-# 2: open word classes filled from wordfreq's frequent words (1: the hand-written grammar alone).
-GENERATOR_VERSION = 2
+# 1: the hand-written grammar alone; 2: open word classes from wordfreq; 3: pronouns, auxiliaries, prepositions.
+GENERATOR_VERSION = 3
 # Silence trimming: 10 ms frames; a frame is speech when its RMS is within 40 dB of the loudest frame.
 TRIM_THRESHOLD_DB = -40.0
 TRIM_KEEP_MS = 50.0
@@ -120,6 +120,18 @@ EN_SENTENCE_OPENERS = ["When", "After", "Although", "Because", "While", "Before"
 # Verbs that take a gerund ("stopped reading"), so any verb of the lexicon fits after them.
 EN_GERUND_TAKERS = "liked enjoyed started stopped avoided finished hated loved remembered kept began".split()
 EN_TALKING = "talked wrote asked thought dreamed heard read spoke complained".split()
+# The most frequent words of English are pronouns, auxiliaries, prepositions and particles; these
+# patterns put them into sentences. Subject pronouns as (subject, object, "be" present, "be" past,
+# third person singular).
+EN_PRONOUNS = [("I", "me", "am", "was", False), ("you", "you", "are", "were", False),
+               ("he", "him", "is", "was", True), ("she", "her", "is", "was", True),
+               ("we", "us", "are", "were", False), ("they", "them", "are", "were", False)]
+EN_MODALS = "will would can could should might must".split()
+EN_BEFORE_VERB = "just also never always already still even often really".split()
+EN_PREPOSITIONS = "with for from to about without behind under over into through".split()
+EN_THAT_VERBS = ["think", "know", "said", "told me", "told them", "felt", "heard", "believe", "forgot"]
+EN_MOTION = [("go", "went"), ("come", "came"), ("get", "got"), ("run", "ran"), ("walk", "walked")]
+EN_TIME_WORDS = "today now then here there again tonight soon later".split()
 EN_CONJUNCTIONS = ["and", "but", "so", "because", "while", "although", "until"]
 
 
@@ -243,11 +255,55 @@ class EnglishSentences(SentenceGrammar):
     def year(self) -> int:
         return self.rng.randint(1800, 2024)
 
+    def participle(self) -> str:
+        from lemminflect import getInflection
+
+        return getInflection(self.rng.choice(EN_THING_VERBS)[0], "VBN")[0]
+
+    def everyday(self) -> str:
+        """A clause with a pronoun subject, auxiliaries, prepositions and particles."""
+        rng = self.rng
+        subject, object_, be_now, be_then, third = rng.choice(EN_PRONOUNS)
+        other = rng.choice([pronoun[1] for pronoun in EN_PRONOUNS if pronoun[1] != object_])
+        base = rng.choice(EN_THING_VERBS)[0]
+        kind = rng.randrange(10)
+        if kind == 0:
+            return f"{subject} {'has' if third else 'have'} {rng.choice(EN_BEFORE_VERB)} {self.participle()} " \
+                f"{self.thing()}" + self.optional(0.5, lambda: f"{rng.choice(EN_PREPOSITIONS)} {other}")
+        if kind == 1:
+            return f"{subject} {rng.choice(EN_MODALS)} {base} {self.thing()} {rng.choice(['for', 'with'])} {other}"
+        if kind == 2:
+            negation = rng.choice(["did not", "didn't", "does not" if third else "do not", "doesn't" if third else "don't"])
+            return f"{subject} {negation} want to {base} {self.thing()}"
+        if kind == 3:
+            return f"{subject} {rng.choice(EN_THAT_VERBS)} that {self.clause()}"
+        if kind == 4:
+            where = rng.choice(["in", "on", "under", "behind", "near", "next to"])
+            return f"there {rng.choice(['is', 'was'])} {self.thing()} {where} {self.open_thing(['the', 'my', 'your'])}"
+        if kind == 5:
+            now, then = rng.choice(EN_MOTION)
+            return f"{subject} {rng.choice([then, 'will ' + now, 'did not ' + now])} to " \
+                f"{self.open_thing(['the', 'his', 'her', 'our', 'their'])} with {other} {rng.choice(EN_TIME_WORDS)}"
+        if kind == 6:
+            verb = rng.choice(EN_THING_VERBS)[1] if third else base
+            return f"if {subject} {verb} {self.thing()}, {rng.choice(EN_PRONOUNS)[0]} will {rng.choice(EN_THING_VERBS)[0]} it"
+        if kind == 7:
+            return f"{subject} {rng.choice([be_now, be_then])} {rng.choice(['not', 'still', 'never', 'so', 'too', 'very'])} " \
+                + self.rng.choice(self.words.adjectives)
+        if kind == 8:
+            verb = rng.choice(["gave", "sent", "showed", "brought", "sold", "took"])
+            return f"{subject} {verb} it to {other} {rng.choice(['yesterday', 'again', 'today', 'last week', 'at once'])}"
+        what = self.open_thing(["the", "this", "that", "my", "your", "our"])
+        return f"{subject} {rng.choice(['took', 'pulled', 'threw', 'got'])} {self.thing()} " \
+            f"{rng.choice(['out of', 'into', 'off', 'from', 'over', 'through'])} {what}"
+
     def clause(self) -> str:
         """A statement without its final punctuation, starting in lower case unless with a name."""
         rng = self.rng
         subject, plural = self.subject()
-        kind = rng.randrange(14)
+        kind = rng.randrange(20)
+        if kind >= 14:
+            return self.everyday()
         if kind == 9:
             return f"{subject} {rng.choice(EN_TALKING)} about {self.open_thing(['the', *EN_POSSESSIVES])}"
         if kind == 10:
@@ -312,7 +368,17 @@ class EnglishSentences(SentenceGrammar):
         rng = self.rng
         subject, plural = self.subject()
         base = rng.choice(EN_THING_VERBS)[0]
-        kind = rng.randrange(10)
+        kind = rng.randrange(14)
+        if kind == 10:
+            return f"Do you {rng.choice(['want to', 'need to', 'like to'])} {base} {self.thing()}?"
+        if kind == 11:
+            return f"Have you ever {self.participle()} {self.thing()}?"
+        if kind == 12:
+            return f"{rng.choice(['Can', 'Could', 'Should', 'Would'])} {rng.choice(['we', 'you', 'I', 'they'])} " \
+                f"{base} it {rng.choice(EN_TIME_WORDS)}?"
+        if kind == 13:
+            return f"What {rng.choice(['did', 'do', 'will'])} {rng.choice(['you', 'they', 'we'])} {base} " \
+                f"{rng.choice(EN_TIME_WORDS)}?"
         if kind == 8:
             return f"Why did {subject} stop {self.gerund()}?"
         if kind == 9:
@@ -450,6 +516,24 @@ RU_ABOUT = "говорил думал мечтал спорил писал ра�
 # "оказался" + the instrumental: "цена дома оказалась высокой".
 RU_TURNED_OUT = {"m": "оказался", "f": "оказалась", "n": "оказалось"}
 RU_VOWELS = "аеёиоуыэюя"
+# Pronouns, auxiliaries, prepositions and particles, the most frequent Russian words, for everyday().
+# Subject pronouns as (pronoun, gender for the past tense, person for the present); "я"/"ты" take either gender.
+RU_PRONOUNS = [("я", "mf", 0), ("ты", "mf", 1), ("он", "m", 2), ("она", "f", 2), ("мы", "pl", 3), ("вы", "pl", 4),
+               ("они", "pl", 5)]
+# Present tense by person (я, ты, он/она, мы, вы, они).
+RU_WILL = "буду будешь будет будем будете будут".split()
+RU_WANT = "хочу хочешь хочет хотим хотите хотят".split()
+RU_CAN = "могу можешь может можем можете могут".split()
+# Personal pronouns after a preposition, in the genitive and the dative.
+RU_PRONOUNS_GENITIVE = "меня тебя него неё нас вас них".split()
+RU_PRONOUNS_DATIVE = "мне тебе нему ней нам вам ним".split()
+RU_BEFORE_VERB = ["не", "уже", "тоже", "ещё не", "никогда не", "даже", "просто", "сразу"]
+RU_SAID = "сказал знал думал понял решил слышал".split()
+RU_WENT = "пришёл:пришла:пришли пошёл:пошла:пошли подошёл:подошла:подошли вернулся".split()
+# Prepositions with the case of the open noun phrase they take.
+RU_PREPOSITIONS = [("из", "gent"), ("для", "gent"), ("без", "gent"), ("после", "gent"), ("у", "gent"),
+                   ("под", "ablt"), ("над", "ablt"), ("между", "ablt"), ("через", "accs"), ("про", "accs"),
+                   ("при", "loct")]
 RU_CONJUNCTIONS = ["и", "но", "поэтому", "потому что", "пока", "хотя", "а потом"]
 # Possessives and demonstratives: (nominative, accusative) by gender; "его"/"её" do not change.
 RU_DETERMINERS = {
@@ -515,6 +599,8 @@ def _ru_with_o(preposition: str, phrase: str) -> str:
     if last == "о" and phrase[0] in "аоуэи":
         return preposition + "б"
     if last == "с" and phrase[0] in "сзшжщ" and len(phrase) > 1 and phrase[1] not in RU_VOWELS:
+        return preposition + "о"
+    if last == "к" and phrase[:2] in ("мн", "вс", "вт", "вз", "дв", "зв"):
         return preposition + "о"
     return preposition
 
@@ -634,12 +720,59 @@ class RussianSentences(SentenceGrammar):
             noun = f"{_ru_adjective(rng.choice(RU_THING_ADJECTIVES), 'gen_pl')} {noun}"
         return f"{_ru_many(rng)} {noun}"
 
+    def everyday(self) -> str:
+        """A clause with a pronoun subject, auxiliaries, prepositions and particles."""
+        rng = self.rng
+        subject, genders, person = rng.choice(RU_PRONOUNS)
+        gender = rng.choice(["m", "f"]) if genders == "mf" else genders
+        other = rng.randrange(7)  # another pronoun, by index into RU_PRONOUNS_GENITIVE / _DATIVE
+        past = _ru_past(rng.choice(RU_THING_VERBS_PAST), gender)
+        kind = rng.randrange(10)
+        if kind == 0:
+            return f"{subject} {rng.choice(RU_BEFORE_VERB)} {past} {self.thing()[1]}"
+        if kind == 1:
+            verb = rng.choice(self.present[1]).lemma  # an imperfective infinitive
+            return f"{subject} {RU_WILL[person]} {verb} {self.thing()[1]}"
+        if kind == 2:
+            verb = rng.choice(self.transitive).lemma
+            return f"{subject} {rng.choice([RU_WANT, RU_CAN])[person]} {verb} {self.thing()[1]} для " \
+                + RU_PRONOUNS_GENITIVE[other]
+        if kind == 3:
+            return f"{subject} {_ru_past(rng.choice(RU_SAID), gender)}, что {self.clause()}"
+        if kind == 4:
+            nominative, _, thing_gender = self.thing()
+            verb = rng.choice(["есть", {"m": "был", "f": "была", "n": "было"}[thing_gender]])
+            return f"у {RU_PRONOUNS_GENITIVE[other]} {verb} {nominative}"
+        if kind == 5:
+            target = self.decline(self.open_phrase(self.objects), "datv")
+            return f"{subject} {_ru_past(rng.choice(RU_WENT), gender)} {_ru_with_o('к', target)} {target}" + \
+                self.optional(0.4, lambda: f"без {RU_PRONOUNS_GENITIVE[other]}")
+        if kind == 6:
+            second, _, second_person = rng.choice(RU_PRONOUNS)
+            verb = rng.choice(self.present[1]).lemma
+            return f"если {subject} {past} {self.thing()[1]}, {second} {RU_WILL[second_person]} {verb} это"
+        if kind == 7:
+            return f"это {rng.choice(['было', 'будет'])} {rng.choice(['очень', 'совсем', 'так', 'довольно'])} " + \
+                rng.choice(self.words.adverbs)
+        if kind == 8:
+            preposition, case = rng.choice(RU_PREPOSITIONS)
+            phrase = self.decline(self.open_phrase(self.objects), case)
+            return f"{subject} {past} {self.thing()[1]} {preposition} {phrase}"
+        if rng.random() < 0.5:
+            return f"{subject} {rng.choice(['сейчас', 'теперь', 'тогда', 'там', 'здесь', 'тут'])} " \
+                f"{_ru_past(rng.choice(RU_INTRANSITIVE_PAST), gender)}"
+        friend = RU_PRONOUNS_DATIVE[other]
+        return f"{subject} {_ru_past(rng.choice(RU_WENT), gender)} {_ru_with_o('к', friend)} {friend} " \
+            + rng.choice(["вчера", "сегодня", "вечером", "утром", "снова", "тогда"])
+
     def clause(self) -> str:
         """A statement without its final punctuation, starting in lower case unless with a name."""
         rng = self.rng
         subject, gender = self.subject()
         plural = gender == "pl"
-        kind = rng.randrange(14)
+        kind = rng.randrange(20)
+        if kind >= 14:
+            return self.everyday()
         if kind == 9:
             verb = self.rng.choice(self.transitive).past[gender]
             return f"{subject} {verb} {self.thing()[1]}" + self.optional(0.3, self.place)
@@ -785,15 +918,27 @@ def _hand_picked_words() -> set[str]:
     return {word.lower() for word in re.findall(r"[^\W\d_]+", Path(__file__).read_text(encoding="utf-8"))}
 
 
+def _normalizer_words(language: str) -> set[str]:
+    """Words the text front end writes out for the numbers, signs and times the grammar uses."""
+    frontend = get_frontend(language)
+    probes = [str(number) for number in (*range(1001), 1812, 1999, 2024)]
+    probes += [_en_ordinal(number) for number in range(1, 41)] if language == "en" else []
+    probes += ["5%", "$5", "5 ₽", "5 руб.", "12:15", "7:45", "in 1999", "в 1999"]
+    return {word for probe in probes for word in spoken_words(frontend.normalize(probe))}
+
+
 @functools.lru_cache(maxsize=None)
 def _lexicon(language: str, held_out: bool):
     """(words, held-out forms): the open-class words of the training sentences (held_out False: the
     reserved ones left out) or of the held-out ones (all of them), and the written forms that only
     reserved words have, which therefore never occur in a training sentence."""
     words = _LEXICONS[language]()
-    hand_picked = _hand_picked_words()
+    hand_picked = _hand_picked_words() | _normalizer_words(language)
     entries = [entry for field in dataclasses.fields(words) for entry in getattr(words, field.name)]
-    reserved = {lemma_of(entry) for entry in entries if is_held_out_word(lemma_of(entry))} - hand_picked
+    # A word the hand-written lists also have in some form ("встретил") is not reserved: the grammar
+    # makes its other forms too ("встретила").
+    reserved = {lemma_of(entry) for entry in entries if is_held_out_word(lemma_of(entry))
+                and hand_picked.isdisjoint(forms_of(entry) | {lemma_of(entry)})}
     training_forms = hand_picked | {form for entry in entries if lemma_of(entry) not in reserved
                                     for form in forms_of(entry)}
     held_out_forms = frozenset({form for entry in entries if lemma_of(entry) in reserved
