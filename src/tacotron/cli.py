@@ -31,7 +31,8 @@ def cmd_corpus_make(args) -> None:
     summary = json.loads((out / "corpus.json").read_text(encoding="utf-8"))
     print(f"corpus ready: {out}: {summary['count']} utterances, {summary['total_seconds'] / 60:.1f} min, "
           f"{summary['distinct_words']} distinct words; held-out words unseen in training: "
-          f"{summary['held_out_unseen_tokens']:.1%} of tokens, {summary['held_out_unseen_types']:.1%} of types")
+          f"{summary['held_out_unseen_tokens']:.1%} of tokens, {summary['held_out_unseen_types']:.1%} of types; "
+          f"its words make {summary['running_text_coverage']:.1%} of ordinary text")
 
 
 def cmd_prepare(args) -> None:

@@ -999,6 +999,16 @@ def generate_test_sentences(language: str, seed: int = 0) -> list[str]:
     return short + long
 
 
+def running_text_coverage(train_normalized: list[str], language: str) -> float:
+    """Share of ordinary running text made of words the training transcripts have, with wordfreq's word
+    frequencies f (the share of all word tokens of the language's text that are w):
+    coverage = sum over w in V_train of f(w), V_train the distinct words of the training transcripts."""
+    from wordfreq import word_frequency
+
+    vocabulary = {word for text in train_normalized for word in spoken_words(text)}
+    return sum(word_frequency(word, language) for word in vocabulary)
+
+
 def spoken_words(normalized: str) -> list[str]:
     """The words of a normalized transcript, as the held-out word share counts them."""
     return re.findall(r"[^\W\d_]+", normalized.replace("+", ""))
@@ -1122,6 +1132,8 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
         # Share of the held-out list's spoken words that no training transcript has (held_out_word_share).
         "held_out_unseen_tokens": round(share["tokens"], 4),
         "held_out_unseen_types": round(share["types"], 4),
+        # Share of ordinary text (wordfreq frequencies) whose words the training part has (running_text_coverage).
+        "running_text_coverage": round(running_text_coverage([normalized for _, _, normalized in train], language), 4),
     }
     atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     return out_dir
