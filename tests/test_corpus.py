@@ -8,7 +8,7 @@ import soundfile
 
 from tacotron.audio.espeak import EspeakVoice
 from tacotron.audio.postprocess import trim_silence
-from tacotron.data.corpus import (TRIM_KEEP_MS, TRIM_THRESHOLD_DB, RussianSentences, generate_sentences,
+from tacotron.data.corpus import (GENERATOR_VERSION, TRIM_KEEP_MS, TRIM_THRESHOLD_DB, RussianSentences, generate_sentences,
                                   generate_test_sentences, held_out_word_share, make_corpus,
                                   running_text_coverage, spoken_words)
 from tacotron.data.lexicon import RU_OBSCENE_STEMS, english_words, russian_words
@@ -254,6 +254,18 @@ def test_make_corpus_again_changes_nothing(corpus):
     make_corpus(language, out_dir, count=6, seed=2, progress=False)
     assert sorted(path for path in out_dir.rglob("*") if path.is_file()) == files
     assert [path.stat().st_mtime_ns for path in files] == mtimes
+
+
+def test_corpus_of_an_older_generator_is_remade(tmp_path):
+    make_corpus("en", tmp_path, count=3, seed=5, progress=False)
+    summary_path = tmp_path / "corpus.json"
+    summary = json.loads(summary_path.read_text())
+    assert summary["generator"] == GENERATOR_VERSION
+    (tmp_path / "metadata.csv").write_text("en_00001|Old text.|old text.\n")
+    summary_path.write_text(json.dumps({**summary, "generator": GENERATOR_VERSION - 1}))
+    make_corpus("en", tmp_path, count=3, seed=5, progress=False)
+    assert [row[1] for row in read_metadata(tmp_path / "metadata.csv")] == generate_sentences("en", 3, seed=5)
+    assert json.loads(summary_path.read_text())["generator"] == GENERATOR_VERSION
 
 
 def test_make_corpus_resumes_and_resizes(tmp_path):

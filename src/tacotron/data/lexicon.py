@@ -22,8 +22,9 @@ VOCABULARY_SIZE = 12000
 HELD_OUT_WORD_BUCKETS = 8
 MIN_WORD_LETTERS = 3
 
-# Function words and number words that lemminflect also lists as nouns or adjectives; as "the which" or
-# "the own book" they would not be English.
+# Words lemminflect also lists as nouns, adjectives or verbs that the grammar's slots cannot take: function
+# words, pronouns, modals and number words ("the which", "the own book", "the his"), adjectives that only
+# follow a verb ("the afraid cat") and short words eSpeak may read as abbreviations ("dos", "mil").
 EN_FUNCTION_WORDS = set("""which what who whom whose other another many more most much few several own such same
 each every all any none some both either neither less least enough little lot lots one two three four five six
 seven eight nine ten eleven twelve twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million
@@ -57,9 +58,10 @@ racist racism fascist bloody""".split())
 RU_EXCLUDED_GRAMMEMES = frozenset("""Name Surn Patr Geox Orgn Trad Abbr Init Slng Infr Arch Erro Dist Fixd Ms-f GNdr
 Pltm Apro Anum Subx Prnt Poss Litr Coun Supr Cmp2""".split())
 # Obscene Russian stems; the dictionary tags most obscenities Slng/Infr, but not all of them.
-RU_OBSCENE_STEMS = ("хуй", "хуе", "хуё", "пизд", "бляд", "блят", "ебан", "ебат", "ебал", "ебл", "заеб", "заёб", "наеб",
-                    "выеб", "уеб", "долбоеб", "долбоёб", "мудак", "мудил", "гандон", "пидор", "пидар", "педик", "залуп",
-                    "шлюх", "хрен", "хрень", "сука", "суки", "сучк", "говн", "жоп", "дерьм", "дроч", "манда", "трах", "срат", "сран")
+RU_OBSCENE_STEMS = ("хуй", "хуе", "хуё", "пизд", "бляд", "блят", "ебан", "ебат", "ебал", "ебл", "заеб", "заёб",
+                    "наеб", "выеб", "уеб", "долбоеб", "долбоёб", "мудак", "мудил", "гандон", "пидор", "пидар",
+                    "педик", "залуп", "шлюх", "хрен", "сука", "суки", "сучк", "говн", "жоп", "дерьм", "дроч",
+                    "манда", "трах", "срат", "сран")
 # Verbs that need a complement the grammar does not give ("мочь", "являться"), adverbs of degree or
 # quantity that cannot stand alone before a verb ("сколько"), and nouns that live in set phrases only.
 RU_FUNCTION_WORDS = set("""быть есть мочь смочь хотеть захотеть являться стать становиться казаться показаться
@@ -232,7 +234,7 @@ def _ru_inflect(parse, grammemes: set[str]) -> str | None:
     return form.word if form is not None else None
 
 
-def _ru_noun(parse) -> RussianNoun | None:
+def _ru_noun_entry(parse) -> RussianNoun | None:
     gender = {"masc": "m", "femn": "f", "neut": "n"}.get(parse.tag.gender)
     if gender is None or "sing" not in parse.tag.grammemes:
         return None
@@ -242,7 +244,7 @@ def _ru_noun(parse) -> RussianNoun | None:
     return RussianNoun(parse.word, gender, "anim" in parse.tag.grammemes, forms)
 
 
-def _ru_adjective(parse) -> RussianAdjective | None:
+def _ru_adjective_entry(parse) -> RussianAdjective | None:
     forms = {}
     for case in _RU_CASES:
         for gender in ("m", "f", "n", "pl"):
@@ -257,7 +259,7 @@ def _ru_adjective(parse) -> RussianAdjective | None:
     return RussianAdjective(parse.word, forms)
 
 
-def _ru_verb(parse) -> RussianVerb | None:
+def _ru_verb_entry(parse) -> RussianVerb | None:
     past = {gender: _ru_inflect(parse, {"VERB", "past", "plur"} if gender == "pl"
                                 else {"VERB", "past", "sing", RU_GENDERS[gender]}) for gender in RU_GENDERS}
     if None in past.values():
@@ -290,13 +292,13 @@ def russian_words() -> RussianWords:
         if parse is None or not _ru_is_clean(parse):
             continue
         if pos == "NOUN":
-            entry = _ru_noun(parse)
+            entry = _ru_noun_entry(parse)
             target = nouns
         elif pos == "ADJF":
-            entry = _ru_adjective(parse)
+            entry = _ru_adjective_entry(parse)
             target = adjectives
         elif pos == "INFN":
-            entry = _ru_verb(parse)
+            entry = _ru_verb_entry(parse)
             target = verbs
         else:
             entry = lemma if lemma.endswith("о") else None  # adverbs of manner: "быстро", "тихо"
