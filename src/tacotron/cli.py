@@ -26,8 +26,13 @@ def config_from_args(args, extra: list[str] | None = None):
 def cmd_corpus_make(args) -> None:
     from tacotron.data.corpus import make_corpus
 
-    out = make_corpus(args.lang, args.out, count=args.count, seed=args.seed)
-    print(f"corpus ready: {out}")
+    sizes = {} if args.count is None else {"count": args.count}
+    out = make_corpus(args.lang, args.out, seed=args.seed, **sizes)
+    summary = json.loads((out / "corpus.json").read_text(encoding="utf-8"))
+    print(f"corpus ready: {out}: {summary['count']} utterances, {summary['total_seconds'] / 60:.1f} min, "
+          f"{summary['distinct_words']} distinct words; held-out words unseen in training: "
+          f"{summary['held_out_unseen_tokens']:.1%} of tokens, {summary['held_out_unseen_types']:.1%} of types; "
+          f"its words make {summary['running_text_coverage']:.1%} of ordinary text")
 
 
 def cmd_prepare(args) -> None:
@@ -223,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     make = corpus_commands.add_parser("make", help="synthesize a corpus in LJSpeech layout")
     make.add_argument("--lang", choices=["en", "ru"], default="en")
     make.add_argument("--out", required=True)
-    make.add_argument("--count", type=int, default=400, help="training utterances")
+    make.add_argument("--count", type=int, help="training utterances (default: DEFAULT_COUNT of tacotron.data.corpus)")
     make.add_argument("--seed", type=int, default=0)
     make.set_defaults(run=cmd_corpus_make)
 

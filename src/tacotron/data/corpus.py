@@ -1,12 +1,17 @@
 """A synthetic speech corpus: generated sentences spoken by eSpeak NG, written in the LJSpeech layout.
 
-It is the project's default data and the data of the end-to-end tests, so the sentences are varied
-(several hundred words per language, statements, questions, exclamations, commas, numbers written as
-digits) yet short and regular enough for a small Tacotron to learn a clean alignment in minutes.
+It is the project's default data and the data of the end-to-end tests. A hand-written grammar gives the
+sentence shapes (statements, questions, exclamations, commas, numbers written as digits) and a few hundred
+chosen words; its open slots (nouns, adjectives, adverbs, verbs) are filled from the several thousand most
+frequent words of the language (tacotron.data.lexicon), inflected in agreement, so that a voice trained on
+it meets most of the words of ordinary sentences. A reserved eighth of those words appears only in the
+held-out sentences, which therefore always hold words the training part never has.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import random
 import re
@@ -20,6 +25,8 @@ from tqdm import tqdm
 from tacotron.audio.espeak import EspeakVoice
 from tacotron.audio.io import save_wav
 from tacotron.audio.postprocess import trim_silence
+from tacotron.data.lexicon import (EnglishWords, RussianAdjective, RussianNoun, RussianWords, english_words,
+                                   forms_of, is_held_out_word, lemma_of, russian_words)
 from tacotron.errors import DataError, UserError
 from tacotron.files import atomic_write_text
 from tacotron.text import get_frontend
@@ -33,6 +40,12 @@ TEST_SHORT_COUNT, TEST_LONG_COUNT = 16, 8
 HELD_OUT_BUCKETS = 16
 # Rejection sampling gives up after this many draws per requested sentence (the grammar is exhausted).
 MAX_DRAWS_PER_SENTENCE = 50
+# How often a noun or adjective slot takes a frequent word from the lexicon instead of a hand-picked one.
+OPEN_WORD_SHARE = 0.6
+DEFAULT_COUNT = 2000
+# Bump when the sentences change for the same language, seed and count, so that an existing corpus is remade.
+# 1: the hand-written grammar alone; 2: open word classes from wordfreq; 3: pronouns, auxiliaries, prepositions.
+GENERATOR_VERSION = 3
 # Silence trimming: 10 ms frames; a frame is speech when its RMS is within 40 dB of the loudest frame.
 TRIM_THRESHOLD_DB = -40.0
 TRIM_KEEP_MS = 50.0
@@ -104,6 +117,21 @@ without a word, in silence""".replace("\n", " ").split(", ")
 EN_MONTHS = "January February March April May June July August September October November December".split()
 EN_POSSESSIVES = "my your his her our their".split()
 EN_SENTENCE_OPENERS = ["When", "After", "Although", "Because", "While", "Before"]
+# Verbs that take a gerund ("stopped reading"), so any verb of the lexicon fits after them.
+EN_GERUND_TAKERS = "liked enjoyed started stopped avoided finished hated loved remembered kept began".split()
+EN_TALKING = "talked wrote asked thought dreamed heard read spoke complained".split()
+# The most frequent words of English are pronouns, auxiliaries, prepositions and particles; these
+# patterns put them into sentences. Subject pronouns as (subject, object, "be" present, "be" past,
+# third person singular).
+EN_PRONOUNS = [("I", "me", "am", "was", False), ("you", "you", "are", "were", False),
+               ("he", "him", "is", "was", True), ("she", "her", "is", "was", True),
+               ("we", "us", "are", "were", False), ("they", "them", "are", "were", False)]
+EN_MODALS = "will would can could should might must".split()
+EN_BEFORE_VERB = "just also never always already still even often really".split()
+EN_PREPOSITIONS = "with for from to about without behind under over into through".split()
+EN_THAT_VERBS = ["think", "know", "said", "told me", "told them", "felt", "heard", "believe", "forgot"]
+EN_MOTION = [("go", "went"), ("come", "came"), ("get", "got"), ("run", "ran"), ("walk", "walked")]
+EN_TIME_WORDS = "today now then here there again tonight soon later".split()
 EN_CONJUNCTIONS = ["and", "but", "so", "because", "while", "although", "until"]
 
 
@@ -132,8 +160,9 @@ class SentenceGrammar:
     openers: list[str]
     conjunctions: list[str]
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, words):
         self.rng = rng
+        self.words = words  # the lexicon's open-class words this grammar may use
 
     def sentence(self) -> str:
         roll = self.rng.random()
@@ -159,13 +188,18 @@ class EnglishSentences(SentenceGrammar):
     openers = EN_SENTENCE_OPENERS
     conjunctions = EN_CONJUNCTIONS
 
+    words: EnglishWords
+
     def _noun_phrase(self, nouns: list[str], adjectives: list[str], plural: bool) -> str:
         rng = self.rng
         singular, plural_form = _en_noun_forms(rng.choice(nouns))
         noun = plural_form if plural else singular
-        if rng.random() < 0.55:
-            noun = f"{rng.choice(adjectives)} {noun}"
         roll = rng.random()
+        if rng.random() < 0.55:
+            # "a"/"an" depends on the sound, known for the hand-picked adjectives only.
+            indefinite = not plural and 0.75 <= roll < 0.9
+            open_adjective = not indefinite and rng.random() < OPEN_WORD_SHARE
+            noun = f"{self.rng.choice(self.words.adjectives) if open_adjective else rng.choice(adjectives)} {noun}"
         if roll < 0.45:
             return f"the {noun}"
         if roll < 0.75:
@@ -175,7 +209,19 @@ class EnglishSentences(SentenceGrammar):
         return _en_indefinite(noun) if roll < 0.9 else rng.choice(["this", "that"]) + " " + noun
 
     def thing(self, plural: bool = False) -> str:
+        if not plural and self.rng.random() < OPEN_WORD_SHARE:
+            return self.open_thing(["the", "the", "this", "that", *EN_POSSESSIVES])
         return self._noun_phrase(EN_THINGS, EN_THING_ADJECTIVES, plural)
+
+    def open_thing(self, determiners: list[str]) -> str:
+        """A lexicon noun in the singular, which suits count and mass nouns alike after these determiners."""
+        noun = self.rng.choice(self.words.nouns)
+        if self.rng.random() < 0.5:
+            noun = f"{self.rng.choice(self.words.adjectives)} {noun}"
+        return f"{self.rng.choice(determiners)} {noun}"
+
+    def gerund(self) -> str:
+        return self.rng.choice(self.words.verbs).gerund
 
     def creature(self, plural: bool = False) -> str:
         nouns = EN_PEOPLE if self.rng.random() < 0.7 else EN_ANIMALS
@@ -191,6 +237,8 @@ class EnglishSentences(SentenceGrammar):
 
     def place(self) -> str:
         rng = self.rng
+        if rng.random() < 0.35:
+            return f"near {self.open_thing(['the'])}"
         noun, preposition = rng.choice(EN_PLACES)
         if rng.random() < 0.3:
             preposition = "near"
@@ -207,11 +255,67 @@ class EnglishSentences(SentenceGrammar):
     def year(self) -> int:
         return self.rng.randint(1800, 2024)
 
+    def participle(self) -> str:
+        from lemminflect import getInflection
+
+        return getInflection(self.rng.choice(EN_THING_VERBS)[0], "VBN")[0]
+
+    def everyday(self) -> str:
+        """A clause with a pronoun subject, auxiliaries, prepositions and particles."""
+        rng = self.rng
+        subject, object_, be_now, be_then, third = rng.choice(EN_PRONOUNS)
+        other = rng.choice([pronoun[1] for pronoun in EN_PRONOUNS if pronoun[1] != object_])
+        base = rng.choice(EN_THING_VERBS)[0]
+        kind = rng.randrange(10)
+        if kind == 0:
+            return f"{subject} {'has' if third else 'have'} {rng.choice(EN_BEFORE_VERB)} {self.participle()} " \
+                f"{self.thing()}" + self.optional(0.5, lambda: f"{rng.choice(EN_PREPOSITIONS)} {other}")
+        if kind == 1:
+            return f"{subject} {rng.choice(EN_MODALS)} {base} {self.thing()} {rng.choice(['for', 'with'])} {other}"
+        if kind == 2:
+            negation = rng.choice(["did not", "didn't", "does not" if third else "do not", "doesn't" if third else "don't"])
+            return f"{subject} {negation} want to {base} {self.thing()}"
+        if kind == 3:
+            return f"{subject} {rng.choice(EN_THAT_VERBS)} that {self.clause()}"
+        if kind == 4:
+            where = rng.choice(["in", "on", "under", "behind", "near", "next to"])
+            return f"there {rng.choice(['is', 'was'])} {self.thing()} {where} {self.open_thing(['the', 'my', 'your'])}"
+        if kind == 5:
+            now, then = rng.choice(EN_MOTION)
+            return f"{subject} {rng.choice([then, 'will ' + now, 'did not ' + now])} to " \
+                f"{self.open_thing(['the', 'his', 'her', 'our', 'their'])} with {other} {rng.choice(EN_TIME_WORDS)}"
+        if kind == 6:
+            verb = rng.choice(EN_THING_VERBS)[1] if third else base
+            return f"if {subject} {verb} {self.thing()}, {rng.choice(EN_PRONOUNS)[0]} will {rng.choice(EN_THING_VERBS)[0]} it"
+        if kind == 7:
+            return f"{subject} {rng.choice([be_now, be_then])} {rng.choice(['not', 'still', 'never', 'so', 'too', 'very'])} " \
+                + self.rng.choice(self.words.adjectives)
+        if kind == 8:
+            verb = rng.choice(["gave", "sent", "showed", "brought", "sold", "took"])
+            return f"{subject} {verb} it to {other} {rng.choice(['yesterday', 'again', 'today', 'last week', 'at once'])}"
+        what = self.open_thing(["the", "this", "that", "my", "your", "our"])
+        return f"{subject} {rng.choice(['took', 'pulled', 'threw', 'got'])} {self.thing()} " \
+            f"{rng.choice(['out of', 'into', 'off', 'from', 'over', 'through'])} {what}"
+
     def clause(self) -> str:
         """A statement without its final punctuation, starting in lower case unless with a name."""
         rng = self.rng
         subject, plural = self.subject()
-        kind = rng.randrange(9)
+        kind = rng.randrange(20)
+        if kind >= 14:
+            return self.everyday()
+        if kind == 9:
+            return f"{subject} {rng.choice(EN_TALKING)} about {self.open_thing(['the', *EN_POSSESSIVES])}"
+        if kind == 10:
+            return f"{self.open_thing(['the'])} of {self.open_thing(['the'])} {rng.choice(['is', 'was'])} " + \
+                rng.choice(["very ", "quite ", "not ", ""]) + self.rng.choice(self.words.adjectives)
+        if kind == 11:
+            return f"{subject} {rng.choice(EN_GERUND_TAKERS)} {self.gerund()}" + self.optional(0.4, self.place)
+        if kind == 12:
+            return f"{subject} said that {self.open_thing(['the', 'this', 'that'])} was " + \
+                self.rng.choice(self.words.adjectives)
+        if kind == 13:
+            return f"{subject} {self.rng.choice(self.words.adverbs)} {rng.choice(EN_THING_VERBS)[2]} {self.thing()}"
         if kind == 0:
             verb = rng.choice(EN_THING_VERBS)[2]
             return f"{subject} {verb} {self.thing(rng.random() < 0.3)}" + self.optional(0.5, self.place) + \
@@ -264,7 +368,21 @@ class EnglishSentences(SentenceGrammar):
         rng = self.rng
         subject, plural = self.subject()
         base = rng.choice(EN_THING_VERBS)[0]
-        kind = rng.randrange(8)
+        kind = rng.randrange(14)
+        if kind == 10:
+            return f"Do you {rng.choice(['want to', 'need to', 'like to'])} {base} {self.thing()}?"
+        if kind == 11:
+            return f"Have you ever {self.participle()} {self.thing()}?"
+        if kind == 12:
+            return f"{rng.choice(['Can', 'Could', 'Should', 'Would'])} {rng.choice(['we', 'you', 'I', 'they'])} " \
+                f"{base} it {rng.choice(EN_TIME_WORDS)}?"
+        if kind == 13:
+            return f"What {rng.choice(['did', 'do', 'will'])} {rng.choice(['you', 'they', 'we'])} {base} " \
+                f"{rng.choice(EN_TIME_WORDS)}?"
+        if kind == 8:
+            return f"Why did {subject} stop {self.gerund()}?"
+        if kind == 9:
+            return f"Is {self.open_thing(['the', 'this', 'that'])} {self.rng.choice(self.words.adjectives)}?"
         if kind == 0:
             return f"Did {subject} {base} {self.thing(rng.random() < 0.3)}?"
         if kind == 1:
@@ -285,7 +403,10 @@ class EnglishSentences(SentenceGrammar):
     def exclamation(self) -> str:
         rng = self.rng
         thing = _en_noun_forms(rng.choice(EN_THINGS))[0]
-        kind = rng.randrange(6)
+        kind = rng.randrange(7)
+        if kind == 6:
+            return f"{_capitalize(self.open_thing(['the', 'this', 'that']))} is so " + \
+                f"{self.rng.choice(self.words.adjectives)}!"
         if kind == 0:
             return f"What {_en_indefinite(rng.choice(EN_THING_ADJECTIVES))} {thing}!"
         if kind == 1:
@@ -388,6 +509,31 @@ RU_FREQUENCIES = """каждое утро, каждый день, по воск�
 RU_MANNERS = "тихо, громко, долго, весело, спокойно, снова, весь день, до самого вечера, целый час, молча".split(", ")
 RU_SCENE_ADVERBS = "тихо тепло красиво светло шумно холодно уютно темно спокойно".split()
 RU_SENTENCE_OPENERS = ["Когда", "Пока", "Хотя", "Как только"]
+# Prepositions that suit any noun, with the case they govern.
+RU_NEAR = [("возле", "gent"), ("около", "gent"), ("недалеко от", "gent"), ("рядом с", "ablt")]
+# Past tense verbs of speaking and thinking, followed by "о" + the prepositional case.
+RU_ABOUT = "говорил думал мечтал спорил писал рассказывал вспоминал забыл".split()
+# "оказался" + the instrumental: "цена дома оказалась высокой".
+RU_TURNED_OUT = {"m": "оказался", "f": "оказалась", "n": "оказалось"}
+RU_VOWELS = "аеёиоуыэюя"
+# Pronouns, auxiliaries, prepositions and particles, the most frequent Russian words, for everyday().
+# Subject pronouns as (pronoun, gender for the past tense, person for the present); "я"/"ты" take either gender.
+RU_PRONOUNS = [("я", "mf", 0), ("ты", "mf", 1), ("он", "m", 2), ("она", "f", 2), ("мы", "pl", 3), ("вы", "pl", 4),
+               ("они", "pl", 5)]
+# Present tense by person (я, ты, он/она, мы, вы, они).
+RU_WILL = "буду будешь будет будем будете будут".split()
+RU_WANT = "хочу хочешь хочет хотим хотите хотят".split()
+RU_CAN = "могу можешь может можем можете могут".split()
+# Personal pronouns after a preposition, in the genitive and the dative.
+RU_PRONOUNS_GENITIVE = "меня тебя него неё нас вас них".split()
+RU_PRONOUNS_DATIVE = "мне тебе нему ней нам вам ним".split()
+RU_BEFORE_VERB = ["не", "уже", "тоже", "ещё не", "никогда не", "даже", "просто", "сразу"]
+RU_SAID = "сказал знал думал понял решил слышал".split()
+RU_WENT = "пришёл:пришла:пришли пошёл:пошла:пошли подошёл:подошла:подошли вернулся".split()
+# Prepositions with the case of the open noun phrase they take.
+RU_PREPOSITIONS = [("из", "gent"), ("для", "gent"), ("без", "gent"), ("после", "gent"), ("у", "gent"),
+                   ("под", "ablt"), ("над", "ablt"), ("между", "ablt"), ("через", "accs"), ("про", "accs"),
+                   ("при", "loct")]
 RU_CONJUNCTIONS = ["и", "но", "поэтому", "потому что", "пока", "хотя", "а потом"]
 # Possessives and demonstratives: (nominative, accusative) by gender; "его"/"её" do not change.
 RU_DETERMINERS = {
@@ -447,15 +593,54 @@ def _ru_many(rng: random.Random) -> int:
             return number
 
 
+def _ru_with_o(preposition: str, phrase: str) -> str:
+    """"о" -> "об" before a vowel ("об окне"), "с" -> "со" before "с", "з", "ш", "ж" + consonant ("со стола")."""
+    last = preposition.split()[-1]
+    if last == "о" and phrase[0] in "аоуэи":
+        return preposition + "б"
+    if last == "с" and phrase[0] in "сзшжщ" and len(phrase) > 1 and phrase[1] not in RU_VOWELS:
+        return preposition + "о"
+    if last == "к" and phrase[:2] in ("мн", "вс", "вт", "вз", "дв", "зв"):
+        return preposition + "о"
+    return preposition
+
+
 class RussianSentences(SentenceGrammar):
     """Draws Russian sentences from a small grammar with case and gender agreement; choices come from `rng`."""
 
     openers = RU_SENTENCE_OPENERS
     conjunctions = RU_CONJUNCTIONS
+    words: RussianWords
+
+    def __init__(self, rng: random.Random, words: RussianWords):
+        super().__init__(rng, words)
+        self.objects = [noun for noun in words.nouns if not noun.animate]
+        self.beings = [noun for noun in words.nouns if noun.animate and noun.gender in ("m", "f")]
+        self.transitive = [verb for verb in words.verbs if verb.transitive]
+        self.intransitive = [verb for verb in words.verbs if not verb.transitive]
+        # Imperfective verbs, the ones with a present tense: (intransitive, transitive).
+        self.present = ([verb for verb in self.intransitive if verb.present],
+                        [verb for verb in self.transitive if verb.present])
+
+    def open_phrase(self, nouns: list[RussianNoun]) -> tuple[RussianNoun, RussianAdjective | None]:
+        """A lexicon noun, with a lexicon adjective half of the time; decline() puts it in a case."""
+        noun = self.rng.choice(nouns)
+        adjective = self.rng.choice(self.words.adjectives) if self.rng.random() < 0.5 else None
+        return noun, adjective
+
+    @staticmethod
+    def decline(phrase: tuple[RussianNoun, RussianAdjective | None], case: str) -> str:
+        noun, adjective = phrase
+        if adjective is None:
+            return noun.forms[case]
+        return f"{adjective.form(case, noun.gender, noun.animate)} {noun.forms[case]}"
 
     def thing(self) -> tuple[str, str, str]:
         """A thing as (nominative phrase, accusative phrase, gender)."""
         rng = self.rng
+        if rng.random() < OPEN_WORD_SHARE:
+            phrase = self.open_phrase(self.objects)
+            return self.decline(phrase, "nomn"), self.decline(phrase, "accs"), phrase[0].gender
         gender = rng.choice(["m", "m", "f", "f", "n"])
         noun = rng.choice(RU_THINGS[gender]).split(":")[0]
         nominative = noun
@@ -474,6 +659,9 @@ class RussianSentences(SentenceGrammar):
     def creature(self) -> tuple[str, str, str]:
         """A person or animal as (nominative phrase, accusative phrase, gender)."""
         rng = self.rng
+        if rng.random() < OPEN_WORD_SHARE:
+            phrase = self.open_phrase(self.beings)
+            return self.decline(phrase, "nomn"), self.decline(phrase, "accs"), phrase[0].gender
         if rng.random() < 0.55:
             nominative, accusative = rng.choice(RU_MALE_CREATURES).split(":")
             gender, accusative_ending = "m", "acc_m_animate"
@@ -511,6 +699,10 @@ class RussianSentences(SentenceGrammar):
 
     def place(self) -> str:
         rng = self.rng
+        if rng.random() < 0.35:
+            preposition, case = rng.choice(RU_NEAR)
+            phrase = self.decline(self.open_phrase(self.objects), case)
+            return f"{_ru_with_o(preposition, phrase)} {phrase}"
         preposition, noun, gender = rng.choice(RU_PLACES)
         if rng.random() < 0.35:
             adjective = _ru_adjective(rng.choice(RU_PLACE_ADJECTIVES), "prep_f" if gender == "f" else "prep_mn")
@@ -528,12 +720,78 @@ class RussianSentences(SentenceGrammar):
             noun = f"{_ru_adjective(rng.choice(RU_THING_ADJECTIVES), 'gen_pl')} {noun}"
         return f"{_ru_many(rng)} {noun}"
 
+    def everyday(self) -> str:
+        """A clause with a pronoun subject, auxiliaries, prepositions and particles."""
+        rng = self.rng
+        subject, genders, person = rng.choice(RU_PRONOUNS)
+        gender = rng.choice(["m", "f"]) if genders == "mf" else genders
+        other = rng.randrange(7)  # another pronoun, by index into RU_PRONOUNS_GENITIVE / _DATIVE
+        past = _ru_past(rng.choice(RU_THING_VERBS_PAST), gender)
+        kind = rng.randrange(10)
+        if kind == 0:
+            return f"{subject} {rng.choice(RU_BEFORE_VERB)} {past} {self.thing()[1]}"
+        if kind == 1:
+            verb = rng.choice(self.present[1]).lemma  # an imperfective infinitive
+            return f"{subject} {RU_WILL[person]} {verb} {self.thing()[1]}"
+        if kind == 2:
+            verb = rng.choice(self.transitive).lemma
+            return f"{subject} {rng.choice([RU_WANT, RU_CAN])[person]} {verb} {self.thing()[1]} для " \
+                + RU_PRONOUNS_GENITIVE[other]
+        if kind == 3:
+            return f"{subject} {_ru_past(rng.choice(RU_SAID), gender)}, что {self.clause()}"
+        if kind == 4:
+            nominative, _, thing_gender = self.thing()
+            verb = rng.choice(["есть", {"m": "был", "f": "была", "n": "было"}[thing_gender]])
+            return f"у {RU_PRONOUNS_GENITIVE[other]} {verb} {nominative}"
+        if kind == 5:
+            target = self.decline(self.open_phrase(self.objects), "datv")
+            return f"{subject} {_ru_past(rng.choice(RU_WENT), gender)} {_ru_with_o('к', target)} {target}" + \
+                self.optional(0.4, lambda: f"без {RU_PRONOUNS_GENITIVE[other]}")
+        if kind == 6:
+            second, _, second_person = rng.choice(RU_PRONOUNS)
+            verb = rng.choice(self.present[1]).lemma
+            return f"если {subject} {past} {self.thing()[1]}, {second} {RU_WILL[second_person]} {verb} это"
+        if kind == 7:
+            return f"это {rng.choice(['было', 'будет'])} {rng.choice(['очень', 'совсем', 'так', 'довольно'])} " + \
+                rng.choice(self.words.adverbs)
+        if kind == 8:
+            preposition, case = rng.choice(RU_PREPOSITIONS)
+            phrase = self.decline(self.open_phrase(self.objects), case)
+            return f"{subject} {past} {self.thing()[1]} {preposition} {phrase}"
+        if rng.random() < 0.5:
+            return f"{subject} {rng.choice(['сейчас', 'теперь', 'тогда', 'там', 'здесь', 'тут'])} " \
+                f"{_ru_past(rng.choice(RU_INTRANSITIVE_PAST), gender)}"
+        friend = RU_PRONOUNS_DATIVE[other]
+        return f"{subject} {_ru_past(rng.choice(RU_WENT), gender)} {_ru_with_o('к', friend)} {friend} " \
+            + rng.choice(["вчера", "сегодня", "вечером", "утром", "снова", "тогда"])
+
     def clause(self) -> str:
         """A statement without its final punctuation, starting in lower case unless with a name."""
         rng = self.rng
         subject, gender = self.subject()
         plural = gender == "pl"
-        kind = rng.randrange(9)
+        kind = rng.randrange(20)
+        if kind >= 14:
+            return self.everyday()
+        if kind == 9:
+            verb = self.rng.choice(self.transitive).past[gender]
+            return f"{subject} {verb} {self.thing()[1]}" + self.optional(0.3, self.place)
+        if kind == 10:
+            verb = self.rng.choice(self.intransitive).past[gender]
+            return f"{subject}" + self.optional(0.4, lambda: self.rng.choice(self.words.adverbs)) + f" {verb}" + \
+                self.optional(0.3, self.place)
+        if kind == 11:
+            head = self.open_phrase(self.objects)
+            adjective = self.rng.choice(self.words.adjectives)
+            return f"{self.decline(head, 'nomn')} {self.decline(self.open_phrase(self.objects), 'gent')} " + \
+                f"{RU_TURNED_OUT[head[0].gender]} {adjective.form('ablt', head[0].gender)}"
+        if kind == 12:
+            topic = self.decline(self.open_phrase(self.objects), "loct")
+            return f"{subject} {_ru_past(rng.choice(RU_ABOUT), gender)} {_ru_with_o('о', topic)} {topic}"
+        if kind == 13:
+            verb = self.rng.choice(self.present[rng.random() < 0.5])
+            text = f"{subject} {rng.choice(['часто', 'всегда', 'обычно', 'редко', 'иногда'])} {verb.present[plural]}"
+            return f"{text} {self.thing()[1]}" if verb.transitive else text
         if kind == 0:
             verb = _ru_past(rng.choice(RU_THING_VERBS_PAST), gender)
             text = f"{subject} {verb} {self.thing()[1]}" + self.optional(0.5, self.place)
@@ -633,6 +891,7 @@ class RussianSentences(SentenceGrammar):
 
 
 _GRAMMARS = {"en": EnglishSentences, "ru": RussianSentences}
+_LEXICONS = {"en": english_words, "ru": russian_words}
 
 
 # ---------------------------------------------------------------- sentence lists
@@ -653,13 +912,54 @@ def _is_held_out(sentence: str) -> bool:
     return zlib.crc32(sentence.encode("utf-8")) % HELD_OUT_BUCKETS == 0
 
 
-def _draw(language: str, stream: str, count: int, accept) -> list[str]:
-    """`count` distinct sentences from the grammar seeded by `stream`, each passing `accept`."""
-    grammar = _GRAMMARS[language](random.Random(stream))
+def _hand_picked_words() -> set[str]:
+    """Every word written in this module (its word lists and the fixed words of its sentence patterns, and
+    some code besides): such words may occur in training sentences, so they are never held out."""
+    return {word.lower() for word in re.findall(r"[^\W\d_]+", Path(__file__).read_text(encoding="utf-8"))}
+
+
+def _normalizer_words(language: str) -> set[str]:
+    """Words the text front end writes out for the numbers, signs and times the grammar uses."""
+    frontend = get_frontend(language, "characters")
+    probes = [str(number) for number in (*range(1001), 1812, 1999, 2024)]
+    probes += [_en_ordinal(number) for number in range(1, 41)] if language == "en" else []
+    probes += ["5%", "$5", "5 ₽", "5 руб.", "12:15", "7:45", "in 1999", "в 1999"]
+    return {word for probe in probes for word in spoken_words(frontend.normalize(probe))}
+
+
+@functools.lru_cache(maxsize=None)
+def _lexicon(language: str, held_out: bool):
+    """(words, held-out forms): the open-class words of the training sentences (held_out False: the
+    reserved ones left out) or of the held-out ones (all of them), and the written forms that only
+    reserved words have, which therefore never occur in a training sentence."""
+    words = _LEXICONS[language]()
+    hand_picked = _hand_picked_words() | _normalizer_words(language)
+    entries = [entry for field in dataclasses.fields(words) for entry in getattr(words, field.name)]
+    # A word the hand-written lists also have in some form ("встретил") is not reserved: the grammar
+    # makes its other forms too ("встретила").
+    reserved = {lemma_of(entry) for entry in entries if is_held_out_word(lemma_of(entry))
+                and hand_picked.isdisjoint(forms_of(entry) | {lemma_of(entry)})}
+    training_forms = hand_picked | {form for entry in entries if lemma_of(entry) not in reserved
+                                    for form in forms_of(entry)}
+    held_out_forms = frozenset({form for entry in entries if lemma_of(entry) in reserved
+                                for form in forms_of(entry)} - training_forms)
+    if not held_out:
+        words = dataclasses.replace(words, **{
+            field.name: tuple(entry for entry in getattr(words, field.name) if lemma_of(entry) not in reserved)
+            for field in dataclasses.fields(words)})
+    return words, held_out_forms
+
+
+def _draw(language: str, stream: str, count: int, accept, held_out: bool = False, long: bool = False) -> list[str]:
+    """`count` distinct sentences from the grammar seeded by `stream`, each passing `accept`; the held-out
+    stream may use the reserved words of the lexicon, the training stream never does."""
+    words, _ = _lexicon(language, held_out)
+    grammar = _GRAMMARS[language](random.Random(stream), words)
     sentences: list[str] = []
     seen: set[str] = set()
-    for _ in range(count * MAX_DRAWS_PER_SENTENCE):
-        sentence = _capitalize(grammar.sentence())
+    # A held-out sentence must also fall in one CRC-32 bucket of HELD_OUT_BUCKETS: that many more draws.
+    for _ in range(count * MAX_DRAWS_PER_SENTENCE * (HELD_OUT_BUCKETS if held_out else 1)):
+        sentence = _capitalize(grammar.long_sentence() if long else grammar.sentence())
         if sentence not in seen and accept(sentence):
             seen.add(sentence)
             sentences.append(sentence)
@@ -678,17 +978,53 @@ def generate_sentences(language: str, count: int, seed: int = 0) -> list[str]:
 
 
 def generate_test_sentences(language: str, seed: int = 0) -> list[str]:
-    """The held-out list: 16 ordinary sentences and 8 long ones (20-60 words), never among the training ones."""
+    """The held-out list: 16 ordinary sentences and 8 long ones (20-60 words), never among the training ones.
+
+    Disjoint by construction twice over: a held-out sentence falls in a CRC-32 bucket that training
+    sentences never fall in, and it has a word form that only reserved lexicon words have, which the
+    training sentences never use.
+    """
     _check_language(language)
+    _, held_out_forms = _lexicon(language, held_out=True)
+
+    def has_held_out_word(sentence: str) -> bool:
+        return not held_out_forms.isdisjoint(word.lower() for word in re.findall(r"[^\W\d_]+", sentence))
+
     short = _draw(language, f"{language}:test:{seed}", TEST_SHORT_COUNT,
-                  lambda s: MIN_WORDS <= _word_count(s) <= MAX_WORDS and _is_held_out(s))
-    grammar = _GRAMMARS[language](random.Random(f"{language}:test-long:{seed}"))
-    long: list[str] = []
-    while len(long) < TEST_LONG_COUNT:
-        sentence = _capitalize(grammar.long_sentence())
-        if LONG_MIN_WORDS <= _word_count(sentence) <= LONG_MAX_WORDS and sentence not in long:
-            long.append(sentence)
+                  lambda s: MIN_WORDS <= _word_count(s) <= MAX_WORDS and _is_held_out(s) and has_held_out_word(s),
+                  held_out=True)
+    long = _draw(language, f"{language}:test-long:{seed}", TEST_LONG_COUNT,
+                 lambda s: LONG_MIN_WORDS <= _word_count(s) <= LONG_MAX_WORDS and _is_held_out(s)
+                 and has_held_out_word(s), held_out=True, long=True)
     return short + long
+
+
+def running_text_coverage(train_normalized: list[str], language: str) -> float:
+    """Share of ordinary running text made of words the training transcripts have, with wordfreq's word
+    frequencies f (the share of all word tokens of the language's text that are w):
+    coverage = sum over w in V_train of f(w), V_train the distinct words of the training transcripts."""
+    from wordfreq import word_frequency
+
+    vocabulary = {word for text in train_normalized for word in spoken_words(text)}
+    return sum(word_frequency(word, language) for word in vocabulary)
+
+
+def spoken_words(normalized: str) -> list[str]:
+    """The words of a normalized transcript, as the held-out word share counts them."""
+    return re.findall(r"[^\W\d_]+", normalized.replace("+", ""))
+
+
+def held_out_word_share(train_normalized: list[str], test_normalized: list[str]) -> dict[str, float]:
+    """Share of held-out words the training transcripts never have (on normalized, spoken text).
+
+    tokens = |{w in test tokens : w not in V_train}| / |test tokens|;
+    types  = |V_test \\ V_train| / |V_test|, with V the sets of distinct words.
+    """
+    vocabulary = {word for text in train_normalized for word in spoken_words(text)}
+    tokens = [word for text in test_normalized for word in spoken_words(text)]
+    types = set(tokens)
+    return {"tokens": sum(word not in vocabulary for word in tokens) / max(len(tokens), 1),
+            "types": len(types - vocabulary) / max(len(types), 1)}
 
 
 # ---------------------------------------------------------------- eSpeak input
@@ -733,7 +1069,8 @@ def _remove_stale_wavs(folder: Path, id_pattern: re.Pattern, wanted: set[str]) -
             path.unlink()
 
 
-def make_corpus(language: str, out_dir: str | Path, count: int = 400, seed: int = 0, progress: bool = True) -> Path:
+def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, seed: int = 0,
+                progress: bool = True) -> Path:
     """Write an LJSpeech-layout corpus of `count` eSpeak utterances plus a held-out test list; returns out_dir.
 
     Resumable: a finished corpus with the same language, seed and count is left as it is; otherwise
@@ -746,7 +1083,8 @@ def make_corpus(language: str, out_dir: str | Path, count: int = 400, seed: int 
     summary_path = out_dir / "corpus.json"
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        if (summary.get("language"), summary.get("seed"), summary.get("count")) == (language, seed, count):
+        if (summary.get("language"), summary.get("seed"), summary.get("count"), summary.get("generator", 1)) == (
+                language, seed, count, GENERATOR_VERSION):
             return out_dir
         summary_path.unlink()  # the corpus is about to change; it is complete again only when rewritten
 
@@ -780,14 +1118,22 @@ def make_corpus(language: str, out_dir: str | Path, count: int = 400, seed: int 
             save_wav(path, waveform, voice.sample_rate)
         seconds["test" if folder == test_wav_dir else "train"] += soundfile.info(str(path)).duration
 
+    share = held_out_word_share([normalized for _, _, normalized in train], [normalized for _, _, normalized in test])
     summary = {
         "language": language,
         "seed": seed,
         "count": count,
+        "generator": GENERATOR_VERSION,
         "sample_rate": voice.sample_rate,
         "test_count": len(test),
         "total_seconds": round(seconds["train"], 3),
         "test_total_seconds": round(seconds["test"], 3),
+        "distinct_words": len({word for _, _, normalized in train for word in spoken_words(normalized)}),
+        # Share of the held-out list's spoken words that no training transcript has (held_out_word_share).
+        "held_out_unseen_tokens": round(share["tokens"], 4),
+        "held_out_unseen_types": round(share["types"], 4),
+        # Share of ordinary text (wordfreq frequencies) whose words the training part has (running_text_coverage).
+        "running_text_coverage": round(running_text_coverage([normalized for _, _, normalized in train], language), 4),
     }
     atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     return out_dir
