@@ -436,11 +436,12 @@ def create_app(voices: dict[str, Voice], settings: ServeConfig,
     async def request_alignment(request_id: str):
         report, segments = reports.get(request_id)
         shown = segments[:PICTURE_SEGMENTS]
-        panels = [(f"{number}: {segment.normalized[:32]}", segment.alignment)
-                  for number, segment in enumerate(shown, 1)]
+        # Numbers only: a panel is as wide as its decoder steps, too narrow for its text (the
+        # report lists the sentences by the same numbers).
+        panels = [(str(number), segment.alignment) for number, segment in enumerate(shown, 1)]
         title = (f"{report['voice']}: {len(segments)} segments" +
                  (f", the first {len(shown)} shown" if len(shown) < len(segments) else ""))
-        png = await run_in_threadpool(alignment_png, panels, title, 2)
+        png = await run_in_threadpool(alignment_png, panels, title)
         return Response(png, media_type="image/png")
 
     @app.get("/healthz")

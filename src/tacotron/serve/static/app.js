@@ -66,6 +66,7 @@ function fillVocoders() {
 function updateCounter() {
   const length = $("text").value.length;
   $("counter").textContent = maxChars ? `${length} / ${maxChars} characters` : `${length} characters`;
+  $("counter").classList.toggle("over", maxChars > 0 && length > maxChars);
 }
 
 async function loadVoices() {
@@ -211,13 +212,19 @@ async function showReport(requestId) {
       const cell = document.createElement("td");
       cell.textContent = value;
       if ([0, 2, 3, 4, 5].includes(column)) cell.className = "number";
+      if (column === 1) cell.className = "sentence";
       row.append(cell);
     });
     return row;
   });
   $("report").tBodies[0].replaceChildren(...rows);
   const picture = await fetch(`/api/requests/${requestId}/alignment.png`, { headers: authHeaders() });
-  if (picture.ok) $("alignment").src = URL.createObjectURL(await picture.blob());
+  if (picture.ok) {
+    const image = $("alignment");
+    // Small pictures (short sentences) are shown twice as large, pixels kept sharp.
+    image.onload = () => { image.style.width = `${Math.min(2 * image.naturalWidth, image.parentElement.clientWidth)}px`; };
+    image.src = URL.createObjectURL(await picture.blob());
+  }
   $("result").hidden = false;
 }
 
