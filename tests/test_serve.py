@@ -309,7 +309,9 @@ def test_api_key_is_required_when_set_and_pages_stay_open(strict_server, server)
     status, _, page = call(strict_server, "/")
     assert status == 200 and b"/static/app.js" in page
     assert call(strict_server, "/static/app.js")[0] == 200
-    assert call(server, "/api/voices")[0] == 200  # no key configured: open
+    status, headers, _ = call(server, "/api/voices", headers={"Origin": "http://elsewhere.example"})
+    assert status == 200  # no key configured: open
+    assert "Access-Control-Allow-Origin" not in headers  # CORS off unless serve.cors_origins
 
 
 def send_raw(url: str, body: dict, key: str = "") -> socket.socket:
