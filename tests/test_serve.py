@@ -100,8 +100,9 @@ def server(voice_specs):
 
 @pytest.fixture(scope="module")
 def strict_server(voice_specs):
-    """One worker, one waiting place, 2 s per request, an API key."""
-    with running_server(voice_specs, api_key="sesame", queue_size=1, timeout_seconds=2.0) as url:
+    """One worker, one waiting place, 2 s per request, an API key, CORS for one origin."""
+    with running_server(voice_specs, api_key="sesame", queue_size=1, timeout_seconds=2.0,
+                        cors_origins=["http://page.example"]) as url:
         yield url
 
 
@@ -304,7 +305,10 @@ def test_api_key_is_required_when_set_and_pages_stay_open(strict_server, server)
         assert status == 401 and answer_headers["WWW-Authenticate"] == "Bearer"
         assert "API key" in detail(body)
     assert call(strict_server, "/api/tts", {"text": "Hi."})[0] == 401
-    assert call(strict_server, "/api/voices", headers={"Authorization": "Bearer sesame"})[0] == 200
+    status, headers, _ = call(strict_server, "/api/voices", headers={
+        "Authorization": "Bearer sesame", "Origin": "http://page.example"})
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "http://page.example"
+    assert "X-Request-Id" in headers["Access-Control-Expose-Headers"]
     assert call(strict_server, "/healthz")[0] == 200
     status, _, page = call(strict_server, "/")
     assert status == 200 and b"/static/app.js" in page

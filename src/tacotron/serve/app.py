@@ -50,6 +50,9 @@ API_KEY_VARIABLE = "TACOTRON_API_KEY"
 MAX_SEED = 2**31 - 1
 PICTURE_SEGMENTS = 12  # the alignment picture shows at most this many segments, side by side
 CLIENT_GONE = 499  # the status counted for a request whose client left first (nginx's convention)
+# The headers a page on another origin (serve.cors_origins) may read.
+EXPOSED_HEADERS = ("X-Request-Id", "X-Voice", "X-Sample-Rate", "X-Audio-Seconds", "X-Synthesis-Seconds",
+                   "X-Segments", "X-Segments-Retried", "X-Segments-Failed", "X-Audio-Format")
 AudioFormat = Literal["wav", "flac", "ogg", "opus", "mp3", "pcm"]
 StreamFormat = Literal["wav", "pcm"]
 
@@ -221,9 +224,7 @@ def create_app(voices: dict[str, Voice], settings: ServeConfig,
 
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"],
-                           expose_headers=list(report_headers(
-                               {"id": "", "voice": "", "sample_rate": 0, "audio_seconds": 0,
-                                "synthesis_seconds": 0, "summary": quality_summary([])})))
+                           expose_headers=list(EXPOSED_HEADERS))
 
     def error_answer(request: Request, status: int, message: str, headers=None) -> JSONResponse:
         """{"detail": message}; under /v1 OpenAI's error shape, which its clients read."""
