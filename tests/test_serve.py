@@ -468,3 +468,13 @@ def test_voice_names_come_from_the_command_line(tmp_path):
     assert parse_voice_spec(str(tmp_path / "demo"))[0] == "demo"
     with pytest.raises(UserError, match="voice name"):
         parse_voice_spec("a b=runs/x")
+
+
+def test_serve_cli_names_a_missing_checkpoint_or_a_repeated_voice(tmp_path, voice_specs, capsys):
+    from tacotron.cli import main
+
+    assert main(["serve", "--checkpoint", str(tmp_path / "nowhere")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert main(["serve", "--checkpoint", voice_specs[0], "--checkpoint", voice_specs[0],
+                 "--vocoder", "griffin-lim"]) == 2
+    assert "two voices are named 'fast'" in capsys.readouterr().err
