@@ -356,6 +356,20 @@ def test_full_queue_answers_503_at_once_and_late_requests_504(strict_server):
     assert metric(strict_server, "tacotron_segments_synthesized_total") < 40  # not the 40 sentences
     # The worker is free again.
     assert call(strict_server, "/api/tts", {"text": "Hi.", "voice": "fast"}, headers=auth)[0] == 200
+    # A stream that runs out of time: 504 if its first sentence was not ready by then, else its
+    # answer is broken off (an incomplete transfer, not a short file that looks whole).
+    host, port = strict_server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=120)
+    connection.request("POST", "/api/tts/stream", json.dumps({"text": LONG_TEXT, "voice": "slow"}),
+                       {"Content-Type": "application/json", **auth})
+    response = connection.getresponse()
+    if response.status == 200:
+        with pytest.raises(http.client.IncompleteRead):
+            response.read()
+    else:
+        assert response.status == 504 and "serve.timeout_seconds" in detail(response.read())
+    connection.close()
+    wait_for(lambda: metric(strict_server, "tacotron_jobs_dropped_total") == 3)
 
 
 def test_a_client_that_leaves_cancels_its_work(server):

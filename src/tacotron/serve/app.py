@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import os
 import time
 import uuid
@@ -45,6 +46,7 @@ from tacotron.serve.metrics import ServerMetrics, real_time_factor
 from tacotron.serve.voices import Voice
 from tacotron.training.plots import alignment_png
 
+LOG = logging.getLogger("tacotron.serve")
 STATIC_DIR = Path(__file__).parent / "static"
 API_KEY_VARIABLE = "TACOTRON_API_KEY"
 MAX_SEED = 2**31 - 1
@@ -100,6 +102,23 @@ class StreamedSegment:
     body: bytes  # its 16-bit samples, the pause after it included
     samples: int
     synthesis_seconds: float  # since the job started
+
+
+class BreakableStream(StreamingResponse):
+    """A stream whose work can run out of time after its status was sent: then the answer is
+    broken off (no last chunk, the connection closed), which a client sees as an incomplete
+    transfer rather than a short file that looks whole."""
+
+    async def stream_response(self, send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})
+        try:
+            async for chunk in self.body_iterator:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except JobTimeout:
+            LOG.warning("a stream ran out of serve.timeout_seconds and was broken off")
+            return  # uvicorn closes a connection whose answer did not end
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class Reports:
@@ -357,7 +376,7 @@ def create_app(voices: dict[str, Voice], settings: ServeConfig,
         voice, synthesizer = prepare(body.input, body.voice, None, None, "input")
         return await speak_whole(request, body.input, voice, synthesizer, body.response_format)
 
-    @app.post("/api/tts/stream", dependencies=protected, response_class=StreamingResponse)
+    @app.post("/api/tts/stream", dependencies=protected, response_class=BreakableStream)
     async def tts_stream(request: Request, body: StreamRequest):
         """Each segment's audio as soon as it is decoded: a WAV whose header declares an unknown
         length, or (format pcm) bare 16-bit samples. Segments are post-processed one by one."""
@@ -420,7 +439,7 @@ def create_app(voices: dict[str, Voice], settings: ServeConfig,
         headers = {"X-Request-Id": request_id, "X-Voice": voice.name,
                    "X-Sample-Rate": str(sample_rate), "X-Audio-Format": f"{body.format}; s16le mono",
                    "Cache-Control": "no-store"}
-        return StreamingResponse(chunks(), media_type=MEDIA_TYPES[body.format], headers=headers)
+        return BreakableStream(chunks(), media_type=MEDIA_TYPES[body.format], headers=headers)
 
     @app.get("/api/voices", dependencies=protected)
     async def list_voices():
