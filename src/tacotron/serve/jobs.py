@@ -40,9 +40,7 @@ class Job:
         self.loop = loop
         self.items: asyncio.Queue = asyncio.Queue()
         self.cancelled = threading.Event()
-        self.submitted = time.monotonic()
-        self.started: float | None = None  # when a worker took it
-        self.finished: float | None = None
+        self.started: float | None = None  # when a worker took it (time.monotonic)
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -153,7 +151,6 @@ class SynthesisQueue:
                     self._on_dropped()
                     return
                 job.deliver(ITEM, item)
-            job.finished = time.monotonic()
             job.deliver(DONE)
         except Exception as error:  # delivered to the request, which answers it
             job.deliver(FAILED, error)
