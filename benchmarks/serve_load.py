@@ -9,7 +9,9 @@ then `--clients` threads send `--requests` requests of mixed lengths (1 to 3 sen
   latency p50/p95/p99   seconds from sending a request to its last byte (whole-audio requests)
   first_audio           seconds from sending a stream request to its first audio bytes (p50/p95)
   audio_per_second      seconds of audio delivered per wall-clock second of the run
-  rss_mb                the server's resident memory after the warm-up and after the run
+  alone_first_audio     first audio of a 6-sentence stream on an idle server (and its total)
+  rss_mb                the server's resident memory after a warm-up with the longest texts,
+                        half-way through the run and after it
   errors                answers other than 200 in that phase (expected 0)
 Then a deliberate overload: `--burst` simultaneous requests at a server whose workers and queue
 hold fewer; the surplus must be refused at once with 503 (counted, with how fast they came back).
@@ -155,14 +157,20 @@ def main() -> None:
         else:
             raise SystemExit("the server did not start")
         threading.Thread(target=server.stdout.read, daemon=True).start()  # keep its pipe drained
-        for text in SENTENCES[:3]:  # warm-up: first calls allocate and compile
-            post(url, {"text": text})
+        # Warm-up with the longest texts of the run, so that buffers reach their high-water mark
+        # before memory is first measured: later growth is then what a leak would add.
+        for start in range(0, len(SENTENCES), 3):
+            post(url, {"text": " ".join(SENTENCES[start:start + 3])})
+            post(url, {"text": " ".join(SENTENCES[start:start + 3])}, stream=True)
         rss_before = rss_mb(server.pid)
+        # Time to first audio on an idle server: one stream of 6 sentences, alone.
+        alone = post(url, {"text": " ".join(SENTENCES[:6])}, stream=True)
 
         chooser = random.Random(args.seed)
         plan = [(" ".join(chooser.sample(SENTENCES, chooser.randint(1, 3))),
                  number % args.stream_every == args.stream_every - 1) for number in range(args.requests)]
         results: list[dict] = []
+        rss_middle: list[float] = []
         lock = threading.Lock()
         queue = iter(plan)
 
@@ -176,6 +184,8 @@ def main() -> None:
                 result["stream"] = job[1]
                 with lock:
                     results.append(result)
+                    if len(results) == len(plan) // 2:
+                        rss_middle.append(rss_mb(server.pid))
 
         started = time.perf_counter()
         threads = [threading.Thread(target=client) for _ in range(args.clients)]
@@ -219,7 +229,10 @@ def main() -> None:
         "audio_seconds": round(sum(r["audio_seconds"] for r in results), 1),
         "wall_seconds": round(wall, 1),
         "audio_per_second": round(sum(r["audio_seconds"] for r in results) / wall, 3),
-        "rss_mb_before": round(rss_before, 1), "rss_mb_after": round(rss_after, 1),
+        "alone_first_audio": round(alone["first_audio"], 3), "alone_total": round(alone["seconds"], 3),
+        "alone_audio_seconds": round(alone["audio_seconds"], 2),
+        "rss_mb_before": round(rss_before, 1), "rss_mb_middle": round(rss_middle[0], 1),
+        "rss_mb_after": round(rss_after, 1),
         "burst": args.burst, "burst_503": len(refused),
         "burst_other_errors": sum(r["status"] not in (200, 503) for r in burst),
         "burst_503_max_seconds": round(max((r["seconds"] for r in refused), default=0.0), 3),
