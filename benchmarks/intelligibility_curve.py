@@ -31,7 +31,7 @@ from tacotron.config import load_config
 from tacotron.data.prepare import prepare
 from tacotron.evaluation.intelligibility import Heard, evaluate_sentences, held_out_sentences
 from tacotron.inference import Synthesizer
-from tacotron.training import checkpoint as ckpt
+from tacotron.runs import checkpoint as ckpt
 from tacotron.monitoring.sinks import build_callbacks
 from tacotron.training.trainer import Callback, Trainer
 

@@ -201,3 +201,24 @@ def test_clauses_are_spoken_as_sentences_so_the_gate_can_fire():
     assert as_sentence("the judge said -") == "the judge said."
     assert as_sentence("is it you?") == "is it you?"
     assert as_sentence("no stop") == "no stop."
+
+
+def test_stream_yields_segments_in_order_with_their_pauses_and_join_makes_one_waveform():
+    synthesizer = tiny_synthesizer("inference.max_retries=0", "inference.max_frames_per_symbol=2",
+                                   gate_probability=0.01)
+    text = "The first one is here. Is this the second one? The third ends it."
+    spoken = list(synthesizer.stream(text))
+    assert [piece.segment.text for piece in spoken] == [
+        "The first one is here.", "Is this the second one?", "The third ends it."]
+    inference = synthesizer.config.inference
+    assert [piece.pause_after for piece in spoken] == [inference.pause_sentence,
+                                                       inference.pause_question, 0.0]
+    # The gate never fires: each segment runs to its cap of 2 frames per symbol (whole steps of 3).
+    for piece in spoken:
+        cap = 2 * len(synthesizer.frontend.to_ids(piece.segment.normalized))
+        assert cap <= piece.segment.frames < cap + 3
+    result = synthesizer.join(text, [piece.segment for piece in spoken],
+                              [piece.audio for piece in spoken], [piece.pause_after for piece in spoken[:-1]])
+    assert result.segments == [piece.segment for piece in spoken] and result.sample_rate == 22050
+    inner_pauses = (inference.pause_sentence + inference.pause_question) * 22050
+    assert len(result.waveform) > inner_pauses and result.waveform.dtype == np.float32

@@ -171,7 +171,7 @@ def test_prepare_warns_about_words_espeak_reads_as_another_language(tmp_path, fa
 @pytest.mark.slow
 def test_a_phoneme_model_trains_and_its_checkpoint_synthesizes(corpus_en, fast_config, tmp_path):
     from tacotron.inference import Synthesizer
-    from tacotron.training import checkpoint as ckpt
+    from tacotron.runs import checkpoint as ckpt
     from tacotron.training.trainer import Trainer
 
     config = fast_config("text.input=phonemes", "train.max_steps=4")

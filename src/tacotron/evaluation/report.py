@@ -17,7 +17,7 @@ from tacotron.evaluation.intelligibility import Evaluation, Heard, evaluate_sent
 from tacotron.files import atomic_write_text
 from tacotron.inference import Synthesizer
 from tacotron.text.error_rate import align_words
-from tacotron.training import checkpoint as ckpt
+from tacotron.runs import checkpoint as ckpt
 from tacotron.monitoring.plots import alignment_png
 
 

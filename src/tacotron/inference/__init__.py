@@ -1,3 +1,3 @@
-from tacotron.inference.synthesizer import Synthesis, Synthesizer
+from tacotron.inference.synthesizer import SpokenSegment, Synthesis, Synthesizer
 
-__all__ = ["Synthesis", "Synthesizer"]
+__all__ = ["SpokenSegment", "Synthesis", "Synthesizer"]

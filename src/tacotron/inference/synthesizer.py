@@ -13,6 +13,7 @@ another seed when it fails; the pieces are joined with pauses chosen by their pu
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,15 @@ class SegmentSynthesis:
                 "stopped_by_gate": self.stopped_by_gate, **self.scores.as_dict(),
                 "frames_per_symbol": round(self.frames_per_symbol, 3), "attempts": self.attempts,
                 "failures": self.failures}
+
+
+@dataclass
+class SpokenSegment:
+    """One segment as `Synthesizer.stream` yields it, before the whole text is joined."""
+
+    segment: SegmentSynthesis
+    audio: np.ndarray  # float32, vocoded and trimmed; not yet joined or post-processed
+    pause_after: float  # seconds of silence before the next segment (0.0 after the last)
 
 
 @dataclass
@@ -126,6 +136,7 @@ class Synthesizer:
         self.device = torch.device(device)
         self.rate_bounds = speaking_rate_bounds(training_rate or {},
                                                 config.inference.speaking_rate_tolerance)
+        self.checkpoint_step: int | None = None  # the training step, when loaded from a checkpoint
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu",
@@ -140,8 +151,10 @@ class Synthesizer:
         config = loaded.config
         if not isinstance(vocoder, Vocoder):
             vocoder = load_vocoder(vocoder, config.audio, device)
-        return cls(loaded.model, config, loaded.frontend, device,
-                   loaded.state.get("frames_per_symbol"), vocoder)
+        synthesizer = cls(loaded.model, config, loaded.frontend, device,
+                          loaded.state.get("frames_per_symbol"), vocoder)
+        synthesizer.checkpoint_step = loaded.state.get("step")
+        return synthesizer
 
     @property
     def sample_rate(self) -> int:
@@ -157,14 +170,35 @@ class Synthesizer:
         segments = self._decode_checked(jobs, progress and len(jobs) > 1)
         pieces = [self._segment_audio(segment) for segment in segments]
         pauses = [self._pause_seconds(segment.pause_after) for segment in segments[:-1]]
+        return self.join(text, segments, pieces, pauses)
+
+    def stream(self, text: str) -> Iterator[SpokenSegment]:
+        """The segments of `text` one at a time and in order, each decoded (checked, retried) and
+        vocoded alone, so a caller can play or send the first sentence while the rest is decoded,
+        and stop early by closing the generator. `join` makes of the collected segments the
+        waveform `synthesize` would (which batches segments: faster in total, first audio later)."""
+        jobs = self._jobs(text)
+        for index, job in enumerate(jobs):
+            (segment,) = self._decode_checked([job], progress=False)
+            last = index == len(jobs) - 1
+            yield SpokenSegment(segment, self._segment_audio(segment),
+                                0.0 if last else self._pause_seconds(segment.pause_after))
+
+    def join(self, text: str, segments: list[SegmentSynthesis], pieces: list[np.ndarray],
+             pauses: list[float]) -> Synthesis:
+        """Pieces joined with `pauses` (seconds, one per join), then post-processed."""
         waveform = postprocess.crossfade_join(pieces, self.sample_rate, pauses,
                                               crossfade_ms=self.config.inference.crossfade_ms)
+        return Synthesis(text, self.postprocess(waveform), self.sample_rate, segments)
+
+    def postprocess(self, waveform: np.ndarray) -> np.ndarray:
+        """The `postprocess.*` clean-up of a joined waveform (or of one streamed segment)."""
         settings = self.config.postprocess
         waveform = postprocess.postprocess(
             waveform, self.sample_rate, noise_gate=settings.noise_gate, trim=settings.trim,
             loudness_lufs=settings.loudness_lufs, limit_dbtp=settings.true_peak_dbtp,
             fades=settings.fades)
-        return Synthesis(text, waveform.astype(np.float32), self.sample_rate, segments)
+        return waveform.astype(np.float32)
 
     def vocode(self, mel: np.ndarray) -> np.ndarray:
         return self.vocoder(mel)
