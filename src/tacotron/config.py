@@ -359,6 +359,46 @@ class TuneConfig:
 
 
 @dataclass
+class DatasetConfig:
+    """`tacotron dataset make`: long recordings -> scored, transcribed clips (data/recordings/)."""
+
+    # Clip lengths in seconds of speech (LJSpeech's clips run 1-10 s).
+    min_seconds: float = 1.0
+    max_seconds: float = 12.0
+    # Silero VAD: a 32 ms window is speech at this probability; a pause is at least
+    # min_silence_seconds below it (shorter gaps, e.g. stop closures, are inside a word).
+    vad_threshold: float = 0.5
+    min_silence_seconds: float = 0.1
+    # Clips are cut at every pause at least this long. eSpeak's sentence pauses measured >= 0.16 s,
+    # its comma pauses up to 0.16 s: a cut at a comma is undone by --transcript alignment.
+    cut_pause_seconds: float = 0.15
+    # Natural silence kept at each end of a clip (at most half the pause to the next clip).
+    padding_seconds: float = 0.1
+    # Each file is brought to this integrated loudness (ITU-R BS.1770-4), in LUFS.
+    loudness_lufs: float = -23.0
+    # Loud sound without speech for at least this long is reported (music, noise), in seconds.
+    non_speech_min_seconds: float = 0.5
+    # A clip is kept when its quality (the lowest of its scores, each in [0, 1]) reaches this.
+    min_quality: float = 0.5
+    # Score ramps: each score is 0 at the first value and 1 at the second (linear between).
+    # Whisper's mean token probability exp(avg_logprob), used when there is no transcript.
+    confidence_ramp: list[float] = field(default_factory=lambda: [0.3, 0.6])
+    # SNR estimate in dB (speech power over the file's noise floor).
+    snr_ramp: list[float] = field(default_factory=lambda: [10.0, 25.0])
+    # |log2(characters per second / the speaker's median)|: 1 is twice or half the usual rate.
+    rate_ramp: list[float] = field(default_factory=lambda: [1.0, 0.4])
+    # Share of clipped samples (|x| >= 0.999 in the file as recorded).
+    clipping_ramp: list[float] = field(default_factory=lambda: [0.002, 0.0])
+    # With --transcript: CER of the recognition against the aligned text, minus the median CER of
+    # all clips (a weak recognizer, e.g. Whisper base on Russian eSpeak at CER 0.63, is not a fault).
+    mismatch_ramp: list[float] = field(default_factory=lambda: [0.35, 0.1])
+    # Speech recognition: "" = the offline default (Whisper base), else a faster-whisper model
+    # name or a CTranslate2 folder (--asr-model).
+    asr_model: str = ""
+    asr_threads: int = 2
+
+
+@dataclass
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -373,6 +413,7 @@ class Config:
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -547,6 +588,16 @@ def validate(config: Config) -> None:
         (config.tune.grace_seconds > config.tune.heartbeat_seconds,
          "tune.grace_seconds must be larger than tune.heartbeat_seconds"),
         (config.tune.max_retries >= 0, "tune.max_retries must be >= 0"),
+        (0 < config.dataset.min_seconds < config.dataset.max_seconds,
+         "dataset.min_seconds must be > 0 and below dataset.max_seconds"),
+        (0 < config.dataset.vad_threshold < 1, "dataset.vad_threshold must be in (0, 1)"),
+        (config.dataset.cut_pause_seconds >= config.dataset.min_silence_seconds > 0,
+         "dataset.cut_pause_seconds must be >= dataset.min_silence_seconds > 0"),
+        (all(len(ramp) == 2 and ramp[0] != ramp[1] for ramp in (
+            config.dataset.confidence_ramp, config.dataset.snr_ramp, config.dataset.rate_ramp,
+            config.dataset.clipping_ramp, config.dataset.mismatch_ramp)),
+         "dataset.*_ramp must be two different numbers: [value scored 0, value scored 1]"),
+        (config.dataset.asr_threads >= 1, "dataset.asr_threads must be >= 1"),
     ]
     for ok, message in checks:
         if not ok:
