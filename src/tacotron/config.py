@@ -381,6 +381,8 @@ class DatasetConfig:
     # A clip is kept when its quality (the lowest of its scores, each in [0, 1]) reaches this.
     min_quality: float = 0.5
     # Score ramps: each score is 0 at the first value and 1 at the second (linear between).
+    # Whisper's no-speech probability (music, noise and silence score high).
+    no_speech_ramp: list[float] = field(default_factory=lambda: [0.8, 0.4])
     # Whisper's mean token probability exp(avg_logprob), used when there is no transcript.
     confidence_ramp: list[float] = field(default_factory=lambda: [0.3, 0.6])
     # SNR estimate in dB (speech power over the file's noise floor).
@@ -594,7 +596,7 @@ def validate(config: Config) -> None:
         (config.dataset.cut_pause_seconds >= config.dataset.min_silence_seconds > 0,
          "dataset.cut_pause_seconds must be >= dataset.min_silence_seconds > 0"),
         (all(len(ramp) == 2 and ramp[0] != ramp[1] for ramp in (
-            config.dataset.confidence_ramp, config.dataset.snr_ramp, config.dataset.rate_ramp,
+            config.dataset.no_speech_ramp, config.dataset.confidence_ramp, config.dataset.snr_ramp, config.dataset.rate_ramp,
             config.dataset.clipping_ramp, config.dataset.mismatch_ramp)),
          "dataset.*_ramp must be two different numbers: [value scored 0, value scored 1]"),
         (config.dataset.asr_threads >= 1, "dataset.asr_threads must be >= 1"),

@@ -1,0 +1,101 @@
+"""Quality of one clip: several scores in [0, 1], and the clip's quality is the lowest of them.
+
+The lowest score, not an average, decides, so a clip with a good recognition but heavy clipping is
+still rejected, and the reason given is the weakest aspect.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tacotron.config import DatasetConfig
+
+# Floor for powers before taking a logarithm (digital silence).
+POWER_FLOOR = 1e-12
+
+
+def ramp_score(value: float, ramp: list[float]) -> float:
+    """0 at ramp[0], 1 at ramp[1], linear between and clipped to [0, 1] (either direction)."""
+    bad, good = ramp
+    return float(min(1.0, max(0.0, (value - bad) / (good - bad))))
+
+
+def asr_confidence(avg_logprob: float) -> float:
+    """Mean token probability of the recognition: exp(mean log p(token)) (Whisper's avg_logprob)."""
+    return math.exp(avg_logprob) if math.isfinite(avg_logprob) else 0.0
+
+
+def rate_deviation(chars_per_second: float, median_chars_per_second: float) -> float:
+    """|log2(cps / median cps)|: 0 at the speaker's usual rate, 1 at twice or half of it."""
+    if chars_per_second <= 0 or median_chars_per_second <= 0:
+        return float("inf")
+    return abs(math.log2(chars_per_second / median_chars_per_second))
+
+
+def snr_db(speech_power: float, noise_power: float) -> float:
+    """A-posteriori SNR estimate: 10 log10((P_speech - P_noise) / P_noise), with the noise power taken as
+    a low percentile of the file's frame powers (minimum statistics, Martin 2001)."""
+    signal = max(speech_power - noise_power, POWER_FLOOR)
+    return 10.0 * math.log10(signal / max(noise_power, POWER_FLOOR))
+
+
+def frame_powers(waveform: np.ndarray, frame_samples: int) -> np.ndarray:
+    """Mean square of consecutive frames (the last one zero-padded)."""
+    count = -(-waveform.size // frame_samples)
+    padded = np.zeros(count * frame_samples, dtype=np.float64)
+    padded[:waveform.size] = waveform
+    return np.mean(padded.reshape(count, frame_samples) ** 2, axis=1)
+
+
+@dataclass
+class Features:
+    """What is measured on one clip (or a group of clips joined into one utterance)."""
+
+    speech_seconds: float
+    chars: int  # characters of the normalized text
+    no_speech_prob: float
+    avg_logprob: float
+    clipped_fraction: float
+    snr_db: float
+    mismatch: float | None = None  # CER(recognized, transcript) - median CER; None without transcript
+
+
+@dataclass
+class Quality:
+    scores: dict[str, float] = field(default_factory=dict)
+    quality: float = 0.0
+    weakest: str = ""
+
+    def reason(self, features: Features, median_cps: float) -> str:
+        details = {
+            "speech": f"Whisper no-speech probability {features.no_speech_prob:.2f}",
+            "confidence": f"recognizer confidence {asr_confidence(features.avg_logprob):.2f}",
+            "rate": f"{features.chars / max(features.speech_seconds, 1e-6):.1f} characters/s vs the "
+                    f"speaker's median {median_cps:.1f}",
+            "clipping": f"{features.clipped_fraction:.2%} of samples clipped",
+            "snr": f"SNR {features.snr_db:.1f} dB",
+            "mismatch": f"transcript and recognition differ (CER {features.mismatch:+.2f} vs the median)"
+                        if features.mismatch is not None else "",
+        }
+        return f"quality {self.quality:.2f}: {details[self.weakest]}"
+
+
+def score(features: Features, median_cps: float, config: DatasetConfig) -> Quality:
+    """Each score by its ramp in `config`; quality = min(scores)."""
+    scores = {
+        "speech": ramp_score(features.no_speech_prob, config.no_speech_ramp),
+        "rate": ramp_score(rate_deviation(features.chars / max(features.speech_seconds, 1e-6), median_cps),
+                           config.rate_ramp),
+        "clipping": ramp_score(features.clipped_fraction, config.clipping_ramp),
+        "snr": ramp_score(features.snr_db, config.snr_ramp),
+    }
+    if features.mismatch is None:  # without a transcript the recognition is the text: trust it enough
+        scores["confidence"] = ramp_score(asr_confidence(features.avg_logprob), config.confidence_ramp)
+    else:
+        scores["mismatch"] = ramp_score(features.mismatch, config.mismatch_ramp)
+    weakest = min(scores, key=scores.get)
+    return Quality(scores={name: round(value, 3) for name, value in scores.items()},
+                   quality=round(scores[weakest], 3), weakest=weakest)
