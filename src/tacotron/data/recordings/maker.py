@@ -185,7 +185,8 @@ class DatasetMaker:
                                  self.settings.min_silence_seconds, self.settings.min_silence_seconds)
         if not regions:
             raise AudioLoadError(path, f"no speech found in {info.seconds:.1f} s (silence or noise only)")
-        powers = frame_powers(waveform, int(round(frame_seconds * self.sample_rate)))[:len(probabilities)]
+        # The same 32 ms grid as the detector's windows (their counts can differ by one after resampling).
+        powers = np.resize(frame_powers(waveform, int(round(frame_seconds * self.sample_rate))), len(probabilities))
         noise_power = float(np.percentile(powers, NOISE_PERCENTILE))
         state["noise_db"] = round(10 * np.log10(max(noise_power, 1e-12)), 1)
         state["non_speech"] = self._non_speech(powers, probabilities, noise_power, frame_seconds)
