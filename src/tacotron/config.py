@@ -384,7 +384,7 @@ class DatasetConfig:
     # Whisper's no-speech probability (music, noise and silence score high).
     no_speech_ramp: list[float] = field(default_factory=lambda: [0.8, 0.4])
     # Whisper's mean token probability exp(avg_logprob), used when there is no transcript.
-    confidence_ramp: list[float] = field(default_factory=lambda: [0.3, 0.6])
+    confidence_ramp: list[float] = field(default_factory=lambda: [0.2, 0.5])
     # SNR estimate in dB (speech power over the file's noise floor).
     snr_ramp: list[float] = field(default_factory=lambda: [10.0, 25.0])
     # |log2(characters per second / the speaker's median)|: 1 is twice or half the usual rate.
@@ -398,6 +398,10 @@ class DatasetConfig:
     # name or a CTranslate2 folder (--asr-model).
     asr_model: str = ""
     asr_threads: int = 2
+    # Whisper encodes 30 s windows whatever the input length: clips are packed into windows of up
+    # to this many seconds, with this much silence between them (words go back by their times).
+    asr_window_seconds: float = 28.0
+    asr_gap_seconds: float = 1.0
 
 
 @dataclass
@@ -600,6 +604,8 @@ def validate(config: Config) -> None:
             config.dataset.clipping_ramp, config.dataset.mismatch_ramp)),
          "dataset.*_ramp must be two different numbers: [value scored 0, value scored 1]"),
         (config.dataset.asr_threads >= 1, "dataset.asr_threads must be >= 1"),
+        (0 < config.dataset.max_seconds <= config.dataset.asr_window_seconds <= 30,
+         "dataset.asr_window_seconds must be in [dataset.max_seconds, 30] (Whisper's window)"),
     ]
     for ok, message in checks:
         if not ok:

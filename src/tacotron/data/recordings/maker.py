@@ -250,7 +250,12 @@ class DatasetMaker:
         return records
 
     def recognize(self, states: list[dict]) -> dict[str, dict]:
-        """ASR records of every usable clip, recognizing the ones not cached yet."""
+        """ASR records of every usable clip, recognizing the ones not cached yet.
+
+        Whisper encodes a fixed 30 s window whatever the input's length, so clips are packed, with
+        dataset.asr_gap_seconds of silence between them, into windows of up to
+        dataset.asr_window_seconds and each word goes back to the clip its middle falls in.
+        """
         records: dict[str, dict] = {}
         todo = []
         for state in states:
@@ -260,19 +265,42 @@ class DatasetMaker:
         if not todo:
             return records
         recognizer = self._recognizer_for()
-        for slug, clip in tqdm(todo, desc="recognizing clips", unit="clip", disable=not self.progress):
-            waveform, sample_rate = soundfile.read(self.clips_dir / f"{clip['id']}.wav", dtype="float32")
+        gap = np.zeros(int(self.settings.asr_gap_seconds * self.sample_rate), dtype=np.float32)
+        window_samples = int(self.settings.asr_window_seconds * self.sample_rate)
+        bar = tqdm(total=len(todo), desc="recognizing clips", unit="clip", disable=not self.progress)
+        index = 0
+        while index < len(todo):
+            pieces, members, length = [], [], 0
+            while index < len(todo):
+                slug, clip = todo[index]
+                waveform, _ = soundfile.read(self.clips_dir / f"{clip['id']}.wav", dtype="float32")
+                if pieces and length + len(gap) + waveform.size > window_samples:
+                    break
+                if pieces:
+                    pieces.append(gap)
+                    length += gap.size
+                members.append((slug, clip, length / self.sample_rate, (length + waveform.size) / self.sample_rate))
+                pieces.append(waveform)
+                length += waveform.size
+                index += 1
             started = time.perf_counter()
-            transcript = recognizer.transcribe(waveform, sample_rate)
+            transcript = recognizer.transcribe(np.concatenate(pieces), self.sample_rate)
             self.timings["asr_seconds"] += time.perf_counter() - started
-            self.timings["asr_audio_seconds"] += waveform.size / sample_rate
-            record = {"id": clip["id"], "model": self._model_name(), "text": transcript.text,
-                      "avg_logprob": transcript.avg_logprob, "no_speech_prob": transcript.no_speech_prob}
-            with open(self._asr_path(slug), "a", encoding="utf-8") as handle:  # one line per finished clip
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            records[clip["id"]] = record
+            self.timings["asr_audio_seconds"] += sum(end - start for _, _, start, end in members)
+            for slug, clip, start, end in members:
+                words = [word for word in transcript.words if start <= (word[1] + word[2]) / 2 < end + gap.size / self.sample_rate / 2]
+                probabilities = [max(word[3], 1e-6) for word in words]
+                record = {"id": clip["id"], "model": self._model_name(), "text": " ".join(word[0] for word in words),
+                          "avg_logprob": float(np.mean(np.log(probabilities))) if words else float("-inf"),
+                          # Whisper gives it per 30 s window: it describes a clip only when alone there.
+                          "no_speech_prob": transcript.no_speech_prob if len(members) == 1 else None}
+                with open(self._asr_path(slug), "a", encoding="utf-8") as handle:  # one line per finished clip
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                records[clip["id"]] = record
+            bar.update(len(members))
+        bar.close()
         return records
 
     # ------------------------------------------------------------------ stage 3: assemble
@@ -359,7 +387,8 @@ class DatasetMaker:
             features = Features(
                 speech_seconds=item.speech_seconds,
                 chars=len(self.frontend.normalize(item.text)),
-                no_speech_prob=max(record["no_speech_prob"] for record in asr),
+                no_speech_prob=max((record["no_speech_prob"] for record in asr
+                                    if record["no_speech_prob"] is not None), default=None),
                 avg_logprob=float(np.mean([record["avg_logprob"] for record in asr])),
                 clipped_fraction=max(clip["clipped_fraction"] for clip in members),
                 snr_db=min(clip["snr_db"] for clip in members),

@@ -24,7 +24,8 @@ def ramp_score(value: float, ramp: list[float]) -> float:
 
 
 def asr_confidence(avg_logprob: float) -> float:
-    """Mean token probability of the recognition: exp(mean log p(token)) (Whisper's avg_logprob)."""
+    """The recognizer's confidence in a clip: exp(mean over its words of log p(word)), the geometric
+    mean of Whisper's word probabilities; 0 when it heard no words."""
     return math.exp(avg_logprob) if math.isfinite(avg_logprob) else 0.0
 
 
@@ -56,7 +57,7 @@ class Features:
 
     speech_seconds: float
     chars: int  # characters of the normalized text
-    no_speech_prob: float
+    no_speech_prob: float | None  # None: not known for this clip alone
     avg_logprob: float
     clipped_fraction: float
     snr_db: float
@@ -86,12 +87,13 @@ class Quality:
 def score(features: Features, median_cps: float, config: DatasetConfig) -> Quality:
     """Each score by its ramp in `config`; quality = min(scores)."""
     scores = {
-        "speech": ramp_score(features.no_speech_prob, config.no_speech_ramp),
         "rate": ramp_score(rate_deviation(features.chars / max(features.speech_seconds, 1e-6), median_cps),
                            config.rate_ramp),
         "clipping": ramp_score(features.clipped_fraction, config.clipping_ramp),
         "snr": ramp_score(features.snr_db, config.snr_ramp),
     }
+    if features.no_speech_prob is not None:
+        scores["speech"] = ramp_score(features.no_speech_prob, config.no_speech_ramp)
     if features.mismatch is None:  # without a transcript the recognition is the text: trust it enough
         scores["confidence"] = ramp_score(asr_confidence(features.avg_logprob), config.confidence_ramp)
     else:

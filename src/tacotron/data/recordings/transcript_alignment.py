@@ -104,9 +104,9 @@ def align_transcript(clauses: list[Clause], recognized: list[str], seconds: list
                 hypothesis = " ".join(text for text in hypotheses[i:i + clips] if text)
                 next_low = max(0, centre[i + clips] - BAND_CLAUSES)
                 next_high = min(clause_count, centre[i + clips] + BAND_CLAUSES)
-                # No text for these clips (music, a stray noise); only one clip at a time.
+                # No text for this clip (music, a stray noise): its recognized characters are insertions.
                 if clips == 1 and next_low <= j <= next_high:
-                    _relax(cost, back, i + 1, j, here + len(hypothesis) + DURATION_WEIGHT * span * rate, (1, 0))
+                    _relax(cost, back, i + 1, j, here + len(hypothesis), (1, 0))
                 reference = ""
                 for count in range(1, MAX_CLAUSES_PER_STEP + 1):
                     if j + count > clause_count:
