@@ -165,6 +165,23 @@ def test_a_second_run_with_a_new_file_processes_only_that_file(book_en, made_wit
     result = again.make([book_en / "book.wav"])
     assert again.timings["vad_seconds"] == 0 and again.timings["asr_seconds"] == 0
     assert [item.id for item in result.kept] == [item.id for item in first.kept]
+    # Interrupted while recognizing (Ctrl-C or kill): the finished clips stay, a half line is skipped.
+    asr_log = next((out / ".work").glob("*.asr.jsonl"))
+    lines = asr_log.read_text(encoding="utf-8").splitlines()
+    asr_log.write_text("\n".join(lines[:3]) + "\n" + lines[3][:20], encoding="utf-8")
+    resumed = DatasetMaker(out, "en", load_config(), transcript=book_en / "book.txt", progress=False)
+    result = resumed.make([book_en / "book.wav"])
+    assert resumed.timings["vad_seconds"] == 0 and resumed.timings["asr_seconds"] > 0
+    assert len(asr_log.read_text(encoding="utf-8").splitlines()) == len(lines) + 1  # + the half line
+    assert len(result.kept) >= len(first.kept) - 1
+    # A second recording in the same run: only it is cut and recognized.
+    second = tmp_path / "second.wav"
+    waveform, rate = soundfile.read(book_en / "book.wav", dtype="float32")
+    soundfile.write(second, waveform[: rate * 8], rate)
+    grown = DatasetMaker(out, "en", load_config(), progress=False)
+    grown_result = grown.make([book_en / "book.wav", second])
+    assert 0 < grown.timings["audio_seconds"] <= 8.01
+    assert any(item.source == str(second.resolve()) for item in grown_result.kept)
     # A wrong-language transcript: one line, and the recognizer's text is used instead.
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("Это совсем другой текст на русском языке.\n", encoding="utf-8")

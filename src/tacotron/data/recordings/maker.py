@@ -97,6 +97,20 @@ def collect_sources(paths: list[str | Path]) -> tuple[list[Path], list[str]]:
     return unique, problems
 
 
+def _append_line(path: Path, line: str) -> None:
+    """Append one line and fsync it: a run killed now keeps every line before it. A half line left by
+    an earlier kill is ended first, so that it spoils only itself."""
+    with open(path, "ab") as handle:
+        if handle.tell() > 0:
+            with open(path, "rb") as reader:
+                reader.seek(-1, os.SEEK_END)
+                if reader.read(1) != b"\n":
+                    handle.write(b"\n")
+        handle.write(line.encode("utf-8") + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def _slug(path: Path) -> str:
     """A stable, unique clip-id prefix: the file name plus a hash of its full path."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-")[:40] or "audio"
@@ -294,10 +308,7 @@ class DatasetMaker:
                           "avg_logprob": float(np.mean(np.log(probabilities))) if words else float("-inf"),
                           # Whisper gives it per 30 s window: it describes a clip only when alone there.
                           "no_speech_prob": transcript.no_speech_prob if len(members) == 1 else None}
-                with open(self._asr_path(slug), "a", encoding="utf-8") as handle:  # one line per finished clip
-                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                _append_line(self._asr_path(slug), json.dumps(record, ensure_ascii=False))
                 records[clip["id"]] = record
             bar.update(len(members))
         bar.close()

@@ -50,7 +50,7 @@ def write_report(out: Path, language: str, states: list[dict], kept: list, rejec
         "timings": {**{key: round(value, 2) for key, value in timings.items()},
                     "vad_seconds_per_audio_hour": seconds_per_hour(timings["vad_seconds"], timings["audio_seconds"]),
                     "asr_seconds_per_audio_hour": seconds_per_hour(timings["asr_seconds"],
-                                                                   timings["asr_audio_seconds"])},
+                                                                   timings["audio_seconds"])},
         "kept": [asdict(item) for item in kept],
         "rejected": [asdict(item) for item in rejected],
     }

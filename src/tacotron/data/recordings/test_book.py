@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -209,7 +210,5 @@ def score_against_truth(book: TestBook, report: dict, clips: list[dict], with_tr
 
 def _covers(line: str, start: float, end: float) -> bool:
     """Does a non-speech line "...: A-B s rejected: ..." overlap the stretch start..end?"""
-    import re
-
     match = re.search(r"([\d.]+)-([\d.]+) s rejected", line)
     return bool(match) and float(match.group(1)) < end and float(match.group(2)) > start
