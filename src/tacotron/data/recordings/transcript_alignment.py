@@ -1,12 +1,13 @@
 """Put a known transcript on the clips: the text is the truth, the recognizer only says where it is.
 
 The transcript is split into clauses (at , ; : and sentence ends) and matched to the clips in order
-by dynamic programming, as Gale & Church (1993) align sentences of two texts: each step joins
-1-3 consecutive clips to 0-8 consecutive clauses (0: the clip has no text, e.g. music), or skips a
-clause that nobody read. The cost of a step is the character edit distance between the recognized
+by dynamic programming, as Gale & Church (1993) align sentences of two texts: each step gives one
+clip 0-8 consecutive clauses (0: the clip has no text, e.g. music), or joins 2-3 clips cut inside
+one sentence to clauses of that sentence, or skips a clause that nobody read. The cost of a step is the character edit distance between the recognized
 and the transcript text, plus how far the transcript's length is from what the clips' durations
-predict at the speaker's rate, plus a penalty for a step that ends inside a sentence, so that clips
-cut at a comma are joined back into whole sentences while they fit `max_seconds`. A weak recognizer
+predict at the speaker's rate, plus a penalty for a step that ends inside a sentence and a smaller one
+for each clip joined to another, so that clips cut at a comma are joined back into whole sentences
+while they fit `max_seconds`, and clips that hold whole sentences stay apart. A weak recognizer
 (Whisper base reads eSpeak's Russian at CER 0.63) still leaves the durations and the order as cues.
 """
 
@@ -24,6 +25,9 @@ MAX_CLAUSES_PER_STEP = 8
 # Characters of edit distance that one clause-internal boundary costs: a little more than the
 # distance a recognizer adds or drops at a clip edge, so that whole sentences win when they fit.
 INSIDE_SENTENCE_PENALTY = 4.0
+# Cost of each clip joined to another: below INSIDE_SENTENCE_PENALTY, so clips cut inside a sentence
+# are joined, but above 0, so that clips that each hold whole sentences stay apart.
+JOIN_PENALTY = 2.0
 # Cost per character of difference between the transcript's length and the length the clips'
 # speech seconds predict at the speaker's median rate.
 DURATION_WEIGHT = 0.5
@@ -111,12 +115,16 @@ def align_transcript(clauses: list[Clause], recognized: list[str], seconds: list
                 for count in range(1, MAX_CLAUSES_PER_STEP + 1):
                     if j + count > clause_count:
                         break
+                    # Joined clips repair cuts inside one sentence; they never hold two sentences.
+                    if clips > 1 and count > 1 and clauses[j + count - 2].ends_sentence:
+                        break
                     reference = (reference + " " + clauses[j + count - 1].normalized).strip()
                     if not next_low <= j + count <= next_high:
                         continue
                     step = (Levenshtein.distance(hypothesis, reference)
                             + DURATION_WEIGHT * abs(len(reference) - span * rate)
-                            + (0.0 if clauses[j + count - 1].ends_sentence else INSIDE_SENTENCE_PENALTY))
+                            + (0.0 if clauses[j + count - 1].ends_sentence else INSIDE_SENTENCE_PENALTY)
+                            + JOIN_PENALTY * (clips - 1))
                     _relax(cost, back, i + clips, j + count, here + step, (clips, count))
     # The end: all clips used; clauses left over were not read (their deletion cost).
     best_j, best = None, infinity
