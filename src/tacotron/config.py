@@ -362,8 +362,9 @@ class TuneConfig:
 class DatasetConfig:
     """`tacotron dataset make`: long recordings -> scored, transcribed clips (data/recordings/)."""
 
-    # Clip lengths in seconds of speech (LJSpeech's clips run 1-10 s).
-    min_seconds: float = 1.0
+    # Clip lengths in seconds of speech (LJSpeech's clips run 1-10 s). A part shorter than
+    # min_seconds is joined to a neighbour; 0.8 keeps a short sentence (3 words: ~0.85 s) whole.
+    min_seconds: float = 0.8
     max_seconds: float = 12.0
     # Silero VAD: a 32 ms window is speech at this probability; a pause is at least
     # min_silence_seconds below it (shorter gaps, e.g. stop closures, are inside a word).
@@ -372,8 +373,10 @@ class DatasetConfig:
     # Clips are cut at every pause at least this long. eSpeak's sentence pauses measured >= 0.16 s,
     # its comma pauses up to 0.16 s: a cut at a comma is undone by --transcript alignment.
     cut_pause_seconds: float = 0.15
-    # Natural silence kept at each end of a clip (at most half the pause to the next clip).
+    # Natural silence kept at each end of a clip: each edge goes to the quietest 10 ms of the pause
+    # within 2 x padding_seconds of the speech (the latest/earliest frame within quiet_margin_db of it).
     padding_seconds: float = 0.1
+    quiet_margin_db: float = 3.0  # white noise in 10 ms frames varies by about +-0.5 dB
     # Each file is brought to this integrated loudness (ITU-R BS.1770-4), in LUFS.
     loudness_lufs: float = -23.0
     # Loud sound without speech for at least this long is reported (music, noise), in seconds.

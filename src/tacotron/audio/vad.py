@@ -86,8 +86,9 @@ class SileroVad:
 
 def speech_regions(probabilities: np.ndarray, frame_seconds: float, threshold: float,
                    min_silence_seconds: float, min_speech_seconds: float) -> list[SpeechRegion]:
-    """Runs of speech windows: speech starts at a window >= threshold and ends when the probability
-    stays below threshold - HYSTERESIS for min_silence_seconds (Silero VAD's own rule); runs shorter
+    """Runs of speech windows: speech starts at a window >= threshold (moved back over the windows
+    before it that are >= threshold - HYSTERESIS) and ends when the probability stays below
+    threshold - HYSTERESIS for min_silence_seconds (Silero VAD's own rule); runs shorter
     than min_speech_seconds are dropped. Times are window edges."""
     low = threshold - HYSTERESIS
     min_silence = max(1, int(round(min_silence_seconds / frame_seconds)))
@@ -97,7 +98,12 @@ def speech_regions(probabilities: np.ndarray, frame_seconds: float, threshold: f
     for index, probability in enumerate(probabilities):
         if start is None:
             if probability >= threshold:
+                # The same hysteresis backwards: speech began where the probability first rose
+                # above the low threshold (unvoiced onsets such as "k", "s" score low at first).
                 start, silent_since = index, None
+                floor = int(round(regions[-1].end / frame_seconds)) if regions else 0
+                while start - 1 >= floor and probabilities[start - 1] >= low:
+                    start -= 1
             continue
         if probability >= low:
             silent_since = None

@@ -103,3 +103,33 @@ def cut_utterances(regions: list[SpeechRegion], total_seconds: float, min_second
                            f"dataset.max_seconds {max_seconds:g}")
         cuts.append(cut)
     return cuts
+
+
+def snap_to_quiet(cuts: list[Cut], powers: np.ndarray, frame_seconds: float, padding_seconds: float,
+                  quiet_margin_db: float) -> None:
+    """Move each clip edge to the quietest point of the pause beside it (10 ms frames): the detector's
+    edges can be ~0.1 s off (a late onset, a weak final "f" it does not hear), and the middle of the
+    padding may then fall on a word. The end goes to the latest frame within quiet_margin_db of the
+    quietest one in [speech_end, speech_end + 2 padding], the start to the earliest such frame in
+    [speech_start - 2 padding, speech_start]; neither crosses the middle of the pause, so neighbouring
+    clips never overlap."""
+    levels = 10 * np.log10(np.maximum(powers, 1e-12))
+
+    def frame(seconds: float) -> int:
+        return min(len(levels), max(0, int(round(seconds / frame_seconds))))
+
+    for index, cut in enumerate(cuts):
+        before = (cuts[index - 1].speech_end + cut.speech_start) / 2 if index > 0 else 0.0
+        after = (cut.speech_end + cuts[index + 1].speech_start) / 2 if index + 1 < len(cuts) \
+            else len(levels) * frame_seconds
+        low, high = frame(max(before, cut.speech_start - 2 * padding_seconds)), frame(cut.speech_start)
+        if high > low:
+            window = levels[low:high]
+            quiet = np.flatnonzero(window <= window.min() + quiet_margin_db)
+            cut.start = (low + quiet[0]) * frame_seconds
+        low, high = frame(cut.speech_end), frame(min(cut.speech_end + 2 * padding_seconds, after))
+        if high > low:
+            window = levels[low:high]
+            quiet = np.flatnonzero(window <= window.min() + quiet_margin_db)
+            cut.end = (low + quiet[-1] + 1) * frame_seconds
+

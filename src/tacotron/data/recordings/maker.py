@@ -28,7 +28,7 @@ from tacotron.audio.io import CLIP_LEVEL, AudioLoadError, load_audio, save_wav
 from tacotron.audio.postprocess import loudness_normalize
 from tacotron.audio.vad import SileroVad, speech_regions
 from tacotron.config import Config
-from tacotron.data.recordings.cutting import cut_utterances
+from tacotron.data.recordings.cutting import cut_utterances, snap_to_quiet
 from tacotron.data.recordings.report import write_report
 from tacotron.data.recordings.scoring import Features, frame_powers, score, snr_db
 from tacotron.errors import UserError
@@ -37,12 +37,13 @@ from tacotron.text import detect_language, get_frontend
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".webm",
                   ".aif", ".aiff", ".wma"}
-STATE_VERSION = 1
+STATE_VERSION = 2
 # The noise floor of a file: this percentile of its 32 ms frame powers (there are always pauses).
 NOISE_PERCENTILE = 10
 # A frame is loud when its power is this many dB above the noise floor (for non-speech stretches).
 LOUD_ABOVE_NOISE_DB = 20.0
 FRAME_SECONDS = 0.032  # the VAD's window: powers are measured on the same grid
+QUIET_FRAME_SECONDS = 0.01  # frames in which clip edges look for the quietest point of a pause
 
 
 @dataclass
@@ -147,7 +148,7 @@ class DatasetMaker:
         stat = path.stat()
         cutting = {name: getattr(self.settings, name) for name in (
             "min_seconds", "max_seconds", "vad_threshold", "min_silence_seconds", "cut_pause_seconds",
-            "padding_seconds", "loudness_lufs", "non_speech_min_seconds")}
+            "padding_seconds", "quiet_margin_db", "loudness_lufs", "non_speech_min_seconds")}
         return {"version": STATE_VERSION, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                 "sample_rate": self.sample_rate, "cutting": cutting}
 
@@ -200,12 +201,15 @@ class DatasetMaker:
         if not regions:
             raise AudioLoadError(path, f"no speech found in {info.seconds:.1f} s (silence or noise only)")
         # The same 32 ms grid as the detector's windows (their counts can differ by one after resampling).
-        powers = np.resize(frame_powers(waveform, int(round(frame_seconds * self.sample_rate))), len(probabilities))
+        powers = frame_powers(waveform, self.sample_rate, frame_seconds, len(probabilities))
         noise_power = float(np.percentile(powers, NOISE_PERCENTILE))
         state["noise_db"] = round(10 * np.log10(max(noise_power, 1e-12)), 1)
         state["non_speech"] = self._non_speech(powers, probabilities, noise_power, frame_seconds)
         cuts = cut_utterances(regions, info.seconds, self.settings.min_seconds, self.settings.max_seconds,
                               self.settings.cut_pause_seconds, self.settings.padding_seconds)
+        fine_powers = frame_powers(waveform, self.sample_rate, QUIET_FRAME_SECONDS)
+        snap_to_quiet(cuts, fine_powers, QUIET_FRAME_SECONDS, self.settings.padding_seconds,
+                      self.settings.quiet_margin_db)
         speech = probabilities >= self.settings.vad_threshold
         for number, cut in enumerate(cuts, start=1):
             clip_id = f"{slug}_{number:04d}"

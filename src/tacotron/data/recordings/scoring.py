@@ -43,12 +43,16 @@ def snr_db(speech_power: float, noise_power: float) -> float:
     return 10.0 * math.log10(signal / max(noise_power, POWER_FLOOR))
 
 
-def frame_powers(waveform: np.ndarray, frame_samples: int) -> np.ndarray:
-    """Mean square of consecutive frames (the last one zero-padded)."""
-    count = -(-waveform.size // frame_samples)
-    padded = np.zeros(count * frame_samples, dtype=np.float64)
-    padded[:waveform.size] = waveform
-    return np.mean(padded.reshape(count, frame_samples) ** 2, axis=1)
+def frame_powers(waveform: np.ndarray, sample_rate: int, frame_seconds: float, count: int | None = None) -> np.ndarray:
+    """Mean square of frames k = 0..count-1 spanning [k, k + 1) * frame_seconds, with sample edges
+    rounded per frame, so that frame k starts at k * frame_seconds however long the file (a whole
+    number of samples per frame would drift from the detector's grid). Past the end: 0."""
+    if count is None:
+        count = int(np.ceil(waveform.size / (frame_seconds * sample_rate)))
+    edges = np.minimum(np.round(np.arange(count + 1) * frame_seconds * sample_rate).astype(np.int64), waveform.size)
+    sums = np.concatenate([[0.0], np.cumsum(waveform.astype(np.float64) ** 2)])
+    lengths = np.maximum(edges[1:] - edges[:-1], 1)
+    return (sums[edges[1:]] - sums[edges[:-1]]) / lengths
 
 
 @dataclass

@@ -33,8 +33,11 @@ TONES_RMS = 0.1  # as loud as the speech
 # The speech edges of each eSpeak sentence: where its 10 ms frames rise within 40 dB of its loudest.
 TRUE_EDGE_DB = -40.0
 FRAME_SECONDS = 0.01
-# Quiet runs inside a sentence at least this long are pauses a clip may be cut in (not inside a word).
+# Runs of 10 ms frames inside a sentence quieter than the noise (NOISE_RMS), at least this long, are
+# pauses a clip may be cut in; a cut anywhere else inside a sentence is a cut inside a word.
 INNER_PAUSE_SECONDS = 0.03
+# Half a 10 ms frame: a cut on the edge of a quiet run is in it.
+EDGE_SLACK_SECONDS = 0.005
 # A cut this close to a sentence's true edge counts as at the edge (the acceptance tolerance).
 BOUNDARY_TOLERANCE_SECONDS = 0.1
 
@@ -83,14 +86,15 @@ def _inner_pauses(speech: np.ndarray, sample_rate: int, offset: float) -> list[t
     frame = int(FRAME_SECONDS * sample_rate)
     count = speech.size // frame
     rms = np.sqrt(np.mean(speech[:count * frame].reshape(count, frame).astype(np.float64) ** 2, axis=1))
-    quiet = 20 * np.log10(np.maximum(rms / max(rms.max(), 1e-9), 1e-9)) < TRUE_EDGE_DB
+    quiet = rms < NOISE_RMS  # below the book's noise: inaudible in the recording
     pauses, start = [], None
     for index, flag in enumerate([*quiet, False]):
         if flag and start is None:
             start = index
         elif not flag and start is not None:
-            if (index - start) * FRAME_SECONDS >= INNER_PAUSE_SECONDS:
-                pauses.append((offset + start * FRAME_SECONDS, offset + index * FRAME_SECONDS))
+            seconds = frame / sample_rate  # the exact frame length (not FRAME_SECONDS: no drift)
+            if (index - start) * seconds >= INNER_PAUSE_SECONDS:
+                pauses.append((offset + start * seconds, offset + index * seconds))
             start = None
     return pauses
 
@@ -183,7 +187,8 @@ def score_against_truth(book: TestBook, report: dict, clips: list[dict], with_tr
     for clip in clips:
         for point in (clip["start"], clip["end"]):
             inside = any(utterance.start < point < utterance.end for utterance in book.utterances)
-            if inside and not any(start <= point <= end for start, end in book.inner_pauses):
+            if inside and not any(start - EDGE_SLACK_SECONDS <= point <= end + EDGE_SLACK_SECONDS
+                                  for start, end in book.inner_pauses):
                 mid_word += 1
     tone_start, tone_end = book.tones
     tones_rejected = any("not speech" in line and _covers(line, tone_start, tone_end) for line in report["problems"]) \

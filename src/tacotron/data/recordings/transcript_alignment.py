@@ -55,11 +55,13 @@ class ClipText:
 
 def split_clauses(transcript: str, language: str) -> list[Clause]:
     words = " ".join(transcript.split())
+    pieces = [piece.strip() for piece in _CLAUSE_END.split(words) if piece.strip()]
     clauses = []
-    for piece in _CLAUSE_END.split(words):
-        if piece.strip():
-            clauses.append(Clause(piece.strip(), normalize_for_scoring(piece, language),
-                                  bool(_SENTENCE_END.search(piece.strip()))))
+    for index, piece in enumerate(pieces):
+        # "руб. можно", "Mr. Smith": a period before a lower-case word ends an abbreviation, not a sentence.
+        following = pieces[index + 1] if index + 1 < len(pieces) else ""
+        ends = bool(_SENTENCE_END.search(piece)) and not following[:1].islower()
+        clauses.append(Clause(piece, normalize_for_scoring(piece, language), ends))
     return clauses
 
 
