@@ -159,6 +159,20 @@ def test_with_a_transcript_every_kept_clip_has_its_true_sentence(book_en, made_w
 
 
 @pytest.mark.slow
+def test_prepare_and_train_run_on_the_output_as_it_is(made_with_transcript, tmp_path, fast_config):
+    from tacotron.data.prepare import prepare
+    from tacotron.training.trainer import Trainer
+
+    out, _ = made_with_transcript
+    config = fast_config("train.max_steps=2", "data.val_size=2")
+    prepared = prepare(out, config, progress=False)
+    assert len(prepared.train) + len(prepared.val) >= SHORT_BOOK_SENTENCES - 4
+    trainer = Trainer(config, prepared, tmp_path / "run")
+    trainer.fit()
+    assert trainer.step == 2
+
+
+@pytest.mark.slow
 def test_a_second_run_with_a_new_file_processes_only_that_file(book_en, made_with_transcript, tmp_path):
     out, first = made_with_transcript
     again = DatasetMaker(out, "en", load_config(), transcript=book_en / "book.txt", progress=False)
@@ -188,17 +202,3 @@ def test_a_second_run_with_a_new_file_processes_only_that_file(book_en, made_wit
     fallback = DatasetMaker(out, "en", load_config(), transcript=wrong, progress=False).make([book_en / "book.wav"])
     assert sum("wrong language" in line for line in fallback.problems) == 1
     assert fallback.kept and fallback.kept[0].text == fallback.kept[0].recognized
-
-
-@pytest.mark.slow
-def test_prepare_and_train_run_on_the_output_as_it_is(made_with_transcript, tmp_path, fast_config):
-    from tacotron.data.prepare import prepare
-    from tacotron.training.trainer import Trainer
-
-    out, _ = made_with_transcript
-    config = fast_config("train.max_steps=2", "data.val_size=2")
-    prepared = prepare(out, config, progress=False)
-    assert len(prepared.train) + len(prepared.val) >= SHORT_BOOK_SENTENCES - 4
-    trainer = Trainer(config, prepared, tmp_path / "run")
-    trainer.fit()
-    assert trainer.step == 2
