@@ -58,6 +58,39 @@ def test_a_second_cut_of_the_same_file_is_read_from_the_cache(book_en, tmp_path)
     assert changed.cut_source((book_en / "book.wav").resolve())["clips"] != first["clips"]
 
 
+def _write_exact_recognition(out: Path, state: dict, book) -> None:
+    """ASR records with the true words whose time falls in each clip (as a perfect recognizer would)."""
+    lines = []
+    for clip in state["clips"]:
+        words = []
+        for utterance in book.utterances:
+            spoken = utterance.text.split()
+            step = (utterance.end - utterance.start) / len(spoken)
+            words += [word for index, word in enumerate(spoken)
+                      if clip["start"] <= utterance.start + (index + 0.5) * step < clip["end"]]
+        lines.append(json.dumps({"id": clip["id"], "model": "default", "text": " ".join(words),
+                                 "avg_logprob": -0.1, "no_speech_prob": 0.01}))
+    (out / ".work" / f"{state['slug']}.asr.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_with_exact_recognition_the_transcript_lands_on_every_clip_and_prepare_reads_the_output(
+        book_en, tmp_path, fast_config):
+    from tacotron.data.prepare import prepare
+
+    out = tmp_path / "out"
+    maker = DatasetMaker(out, "en", load_config(), transcript=book_en / "book.txt", progress=False)
+    state = maker.cut_source((book_en / "book.wav").resolve())
+    _write_exact_recognition(out, state, read_test_book(book_en))
+    result = maker.make([book_en / "book.wav"])  # every clip is recognized already: no Whisper
+    assert maker.timings["asr_seconds"] == 0
+    measured = score_against_truth(read_test_book(book_en), result.report, state["clips"], with_transcript=True)
+    assert measured["text_exact"] == 1.0 and result.report["kept_count"] == SHORT_BOOK_SENTENCES
+    prepared = prepare(out, fast_config("data.val_size=2"), progress=False)
+    assert len(prepared.train) + len(prepared.val) == SHORT_BOOK_SENTENCES
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count("<audio") == SHORT_BOOK_SENTENCES  # 20 worst kept (all 12 here), none rejected
+
+
 def _garble(text: str, rate: float, rng: random.Random) -> str:
     letters = "abcdefghijklmnopqrstuvwxyz"
     return "".join(rng.choice(letters) if c.isalpha() and rng.random() < rate else c for c in text)
