@@ -8,6 +8,7 @@ the other candidate; silero-stress was chosen because it handles homographs and 
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from tacotron.errors import UserError
@@ -22,22 +23,33 @@ class Accentor:
     """Marks stress in Russian text: accentor("замок на двери") -> "зам+ок н+а двер+и"."""
 
     def __init__(self):
-        import torch
-
-        threads = torch.get_num_threads()
-        try:
-            from silero_stress import load_accentor
-        except ImportError as error:
-            raise UserError(f"--stress needs the silero-stress package ({error}): {INSTALL_HINT}") from None
-        finally:
-            torch.set_num_threads(threads)  # importing silero_stress sets torch to one thread
-        self._model = load_accentor("ru")
+        with _torch_state_kept():
+            try:
+                from silero_stress import load_accentor
+            except ImportError as error:
+                raise UserError(f"--stress needs the silero-stress package ({error}): {INSTALL_HINT}") from None
+            self._model = load_accentor("ru")
 
     def __call__(self, text: str) -> str:
         """Text with a "+" before each stressed vowel; text that already has marks is left as it is."""
         if STRESS in text or not text.strip():
             return text
-        return self._model(text)
+        with _torch_state_kept():
+            return self._model(text)
+
+
+@contextlib.contextmanager
+def _torch_state_kept():
+    """silero_stress switches autograd off and torch to one thread, for the whole process, when it is
+    imported, loaded and called; put both back, or a later training step in the process breaks."""
+    import torch
+
+    threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_grad_enabled(grad)
 
 
 def stressed_vowel(word: str) -> int | None:

@@ -75,17 +75,22 @@ class Quality:
     weakest: str = ""
 
     def reason(self, features: Features, median_cps: float) -> str:
-        details = {
-            "speech": f"Whisper no-speech probability {features.no_speech_prob:.2f}",
-            "confidence": f"recognizer confidence {asr_confidence(features.avg_logprob):.2f}",
-            "rate": f"{features.chars / max(features.speech_seconds, 1e-6):.1f} characters/s vs the "
-                    f"speaker's median {median_cps:.1f}",
-            "clipping": f"{features.clipped_fraction:.2%} of samples clipped",
-            "snr": f"SNR {features.snr_db:.1f} dB",
-            "mismatch": f"transcript and recognition differ (CER {features.mismatch:+.2f} vs the median)"
-                        if features.mismatch is not None else "",
-        }
-        return f"quality {self.quality:.2f}: {details[self.weakest]}"
+        """The weakest score in words, e.g. "quality 0.31: SNR 14.6 dB"."""
+        name = self.weakest
+        if name == "speech":
+            detail = f"Whisper no-speech probability {features.no_speech_prob:.2f}"
+        elif name == "confidence":
+            detail = f"recognizer confidence {asr_confidence(features.avg_logprob):.2f}"
+        elif name == "rate":
+            detail = (f"{features.chars / max(features.speech_seconds, 1e-6):.1f} characters/s vs the "
+                      f"speaker's median {median_cps:.1f}")
+        elif name == "clipping":
+            detail = f"{features.clipped_fraction:.2%} of samples clipped"
+        elif name == "snr":
+            detail = f"SNR {features.snr_db:.1f} dB"
+        else:
+            detail = f"transcript and recognition differ (CER {features.mismatch:+.2f} above the median)"
+        return f"quality {self.quality:.2f}: {detail}"
 
 
 def score(features: Features, median_cps: float, config: DatasetConfig) -> Quality:
