@@ -78,17 +78,19 @@ def test_training_time_and_command_line_evaluation_end_to_end(corpus_en, tmp_pat
     assert summary["voice_wer"] >= 0.5 and 0 < summary["voice_cer"]
     assert summary["mcd_db"] > 5.0 and summary["duration_ratio"] > 0 and summary["rtf"] > 0
     first = report["sentences"][0]
-    assert first["reference"] == "walter squeezed seventeen tables"
-    assert first["source"]["wer"] <= 0.25 and isinstance(first["voice"]["skipped"], list)
+    assert first["reference"] == "is her mayor really ancient"
+    assert first["source"]["wer"] <= 0.6 and isinstance(first["voice"]["skipped"], list)
     page = (out / "evaluation.html").read_text()
     assert page.count("<audio") == 6 and "data:image/png;base64," in page
     assert (out / "voice" / "en_test_003.wav").is_file() and (out / "source" / "en_test_003.wav").is_file()
 
 
-# Measured: Whisper base hears "walter squeeze seventeen tables", "oh no only fifty six percent on the
-# photograph was tripped", "the shy writer brought sixteen shy to hammers in the office": 7 of 25 words.
-EXPECTED_SOURCE_WER = 0.28
-EXPECTED_SOURCE_CER = 0.08
+# Measured on the corpus of generator 4: Whisper base hears "is the merrierly ancient", "his blunt tiger
+# worked happily near the cottage, so flanked the gunrooming at the school", "clara sent her to her
+# girlfriend once noon": 13 of 27 words wrong (the sentences are grammatical but odd, so the
+# recognizer's language model helps little).
+EXPECTED_SOURCE_WER = 0.48
+EXPECTED_SOURCE_CER = 0.25
 
 
 def test_without_a_held_out_list_validation_utterances_are_evaluated(tmp_path):

@@ -48,8 +48,9 @@ SAMPLE_RATE = 22050
 def build_checkpoint(folder: Path, overrides: list[str]) -> Path:
     """An untrained Tacotron 2 saved as `tacotron train` saves it; its gate never fires, so each
     segment is as long as inference.max_frames_per_symbol allows (a length the tests can rely on)."""
-    config = load_config("cpu-tiny", overrides=[*TINY, "text.language=en", *overrides])
-    frontend = get_frontend("en")
+    config = load_config("cpu-tiny", overrides=[*TINY, "text.language=en", "text.input=characters",
+                                                *overrides])
+    frontend = get_frontend("en", "characters")
     torch.manual_seed(0)
     model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
     with torch.no_grad():

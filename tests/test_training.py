@@ -14,6 +14,7 @@ import torch
 from tacotron.data.prepare import prepare
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.events import read_events
+from tacotron.text import get_frontend
 from tacotron.training.trainer import Callback, Trainer
 
 from conftest import FAST_OVERRIDES
@@ -164,8 +165,8 @@ def test_synth_cli_writes_audio_within_the_length_cap(corpus_en, fast_config, tm
     assert process.returncode == 0, err
     audio, rate = soundfile.read(out_wav)
     assert rate == 22050
-    symbols = len("hi there.") + 1  # + end-of-sentence
     config = fast_config()
+    symbols = len(get_frontend("en", config.text.input).encode("Hi there."))  # end-of-sentence included
     cap_seconds = symbols * config.inference.max_frames_per_symbol * 256 / 22050
     assert 0 < len(audio) / rate <= cap_seconds + 0.05
     assert "frames=" in out and "focus=" in out and "coverage=" in out
