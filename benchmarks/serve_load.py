@@ -61,9 +61,10 @@ def build_voice(folder: Path) -> Path:
     from tacotron.text import get_frontend
     from tacotron.training import checkpoint as ckpt
 
-    config = load_config("cpu-tiny", overrides=["text.language=en", "inference.max_retries=0",
+    config = load_config("cpu-tiny", overrides=["text.language=en", "text.input=characters",
+                                                "inference.max_retries=0",
                                                 f"inference.max_frames_per_symbol={FRAMES_PER_SYMBOL}"])
-    frontend = get_frontend("en")
+    frontend = get_frontend("en", "characters")
     torch.manual_seed(0)
     model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
     with torch.no_grad():
