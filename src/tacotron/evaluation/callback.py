@@ -45,7 +45,6 @@ class IntelligibilityCallback(Callback):
         self.recognizer: Recognizer | None = None  # loaded at the first evaluation
         self.vocoder = None
         self.heard_sources: dict[str, Heard] = {}  # the recordings' transcripts, made once
-        self.last: dict[str, float] = {}  # the newest evaluation's figures, with its step
 
     def on_train_start(self, trainer: RunView) -> None:
         val = trainer.data.val
@@ -60,7 +59,6 @@ class IntelligibilityCallback(Callback):
         figures = self.evaluate(trainer)
         # The same dict later callbacks, metrics.jsonl and the validation event get (training/loop.py).
         metrics.update(figures)
-        self.last = {"step": trainer.step, **figures}
 
     def evaluate(self, trainer: RunView) -> dict[str, float]:
         """WER, CER, MCD-DTW and duration ratio of the model as it is now, and the seconds it took."""
