@@ -69,7 +69,7 @@ def test_attention_window_keeps_each_step_near_the_previous_peak():
     ids = torch.tensor([frontend.to_ids("the window keeps attention from jumping around.")])
     torch.manual_seed(0)
     output = model.infer(ids, torch.tensor([ids.size(1)]), torch.tensor([120]),
-                         attention_window=(1, 3))
+                         InferenceConfig.gate_threshold, attention_window=(1, 3))
     weights = output.alignments[0]
     assert weights.size(0) == 40  # the cap: 120 frames / r
     positions = torch.arange(ids.size(1))
@@ -77,7 +77,8 @@ def test_attention_window_keeps_each_step_near_the_previous_peak():
     outside = (positions[None, :] < previous_peak[:, None] - 1) | (positions[None, :] > previous_peak[:, None] + 3)
     assert float(weights[outside].abs().max()) == 0.0
     torch.manual_seed(0)
-    free = model.infer(ids, torch.tensor([ids.size(1)]), torch.tensor([120])).alignments[0]
+    free = model.infer(ids, torch.tensor([ids.size(1)]), torch.tensor([120]),
+                       InferenceConfig.gate_threshold).alignments[0]
     assert float(free[outside].abs().max()) > 0.0  # without the window the same model leaks
 
 

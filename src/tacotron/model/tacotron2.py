@@ -352,7 +352,7 @@ class Tacotron2(nn.Module):
         return output
 
     @torch.no_grad()
-    def infer(self, text, text_lengths, max_frames: torch.Tensor, gate_threshold: float = 0.5,
+    def infer(self, text, text_lengths, max_frames: torch.Tensor, gate_threshold: float,
               gate_threshold_start: float | None = None,
               attention_window: tuple[int, int] | None = None) -> TacotronOutput:
         """Free-running synthesis; `max_frames` [B] caps each utterance's output length. The stop

@@ -429,17 +429,22 @@ def reject_unread_settings(overrides: list[str]) -> None:
             raise UserError(f"{key}: vocoder training does not read this setting ({reason})")
 
 
+# The batch size HiFi-GAN V1 was trained with (Kong et al. 2020, sec. 4); train.batch_size's own default
+# is the acoustic model's, so a vocoder run sets this one unless the user gives another.
+HIFIGAN_BATCH_SIZE = 16
+
+
 def vocoder_config(generator: str = "v1", finetune_from: str | Path | None = None,
                    init: str | None = None, preset: str | None = None,
                    overrides: list[str] | None = None) -> Config:
-    """The config of a vocoder run: defaults (train.batch_size 16, the paper's), the preset,
+    """The config of a vocoder run: defaults (train.batch_size HIFIGAN_BATCH_SIZE), the preset,
     then the flags, then `overrides` (a Tacotron setting the vocoder does not read is a UserError).
     With `finetune_from` the audio settings and language are the
     acoustic model's and `init` defaults to the pretrained universal generator when installed."""
     from tacotron.config import load_config
 
     reject_unread_settings(overrides or [])
-    flags = ["train.batch_size=16", f"vocoder.generator={generator}"]
+    flags = [f"train.batch_size={HIFIGAN_BATCH_SIZE}", f"vocoder.generator={generator}"]
     if finetune_from:
         path = ckpt.resolve_checkpoint(finetune_from)
         acoustic = config_from_dict(ckpt.load_checkpoint(path)["config"])
