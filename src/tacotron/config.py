@@ -145,7 +145,7 @@ class TrainConfig:
     val_every_steps: int = 1000
     checkpoint_every_steps: int = 1000
     checkpoint_every_minutes: float = 30.0  # also save on a timer so a crash loses little
-    keep_last_checkpoints: int = 3
+    keep_last_checkpoints: int = 3  # older step checkpoints are deleted; 0 = keep them all
     log_every_steps: int = 50
     seed: int = 1234
     device: str = "auto"  # auto | cpu | cuda | cuda:N
