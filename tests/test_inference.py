@@ -223,3 +223,18 @@ def test_stream_yields_segments_in_order_with_their_pauses_and_join_makes_one_wa
     assert result.segments == [piece.segment for piece in spoken] and result.sample_rate == 22050
     inner_pauses = (inference.pause_sentence + inference.pause_question) * 22050
     assert len(result.waveform) > inner_pauses and result.waveform.dtype == np.float32
+
+
+def test_a_checkpoint_saved_before_text_input_existed_loads_as_the_character_model_it_is(tmp_path):
+    from tacotron.runs.acoustic import load_acoustic
+    from tacotron.training.checkpoint import save_checkpoint
+
+    synthesizer = tiny_synthesizer()
+    config = synthesizer.config.to_dict()
+    del config["text"]["input"]  # the layout of configs saved before the setting (default now phonemes)
+    state = {"model": synthesizer.model.state_dict(), "config": config,
+             "symbols": list(synthesizer.frontend.symbols), "step": 0}
+    path = save_checkpoint(tmp_path / "run", state, synthesizer.config.to_yaml(), keep_last=1)
+    loaded = load_acoustic(path)
+    assert loaded.config.text.input == "characters"
+    assert list(loaded.frontend.symbols) == list(synthesizer.frontend.symbols)

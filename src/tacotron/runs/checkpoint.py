@@ -46,6 +46,11 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict[str, Any]:
         raise UserError(f"{path}: not a readable tacotron checkpoint ({error})") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise UserError(f"{path}: not a tacotron checkpoint (no model/config inside)")
+    text = state["config"].get("text")
+    if isinstance(text, dict) and "input" not in text:
+        # Saved before text.input existed, when every model read characters; the setting's default
+        # is now phonemes, which would give this model another symbol table.
+        text["input"] = "characters"
     return state
 
 
