@@ -130,6 +130,8 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
+    # Utterances per batch of each process: under torchrun a step averages batch_size x
+    # grad_accumulation_steps x processes utterances, at the same learning_rate (not scaled).
     batch_size: int = 32
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-5

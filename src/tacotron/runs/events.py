@@ -6,7 +6,8 @@ JSON object a line, so `tacotron status` can read it while training runs) and ha
 callback's `on_event`, which is how TensorBoard, MLflow and Telegram sinks receive it.
 
 Kinds and their fields:
-    train_start  device, parameters, resumed_from, data, train_utterances, batch_size, max_steps
+    train_start  device, parameters, resumed_from, data, train_utterances, batch_size (per
+                 process), processes, global_batch_size, max_steps, max_minutes
     validation   the validation metrics of this step
     checkpoint   path, is_best
     phase        from, to, reason (every phase change, whoever causes it)

@@ -16,6 +16,12 @@ What is trained is a task (composition, not inheritance): an object with
 
 `TacotronTask` (training/trainer.py) and `HifiGanTask` (training/vocoder_training.py) are the two.
 CPU, one CUDA GPU (with bf16/fp16 AMP) and several GPUs under `torchrun` (DDP) run the same code.
+
+Under DDP each process trains on its own share of the batches (train.batch_size is per process)
+and DDP averages the gradients, so the weights stay equal. Everything else that decides what
+happens next is made on rank 0 and shared (`agreed`, `stop_reason`): the checkpoint to resume
+from, the validation metrics (rank 0 validates), the task's controller decisions and when to
+stop. Rank 0 alone writes checkpoints, metrics and events and calls the callbacks.
 """
 
 from __future__ import annotations
@@ -175,12 +181,31 @@ class RunLoop:
                     "python": random.getstate()},
         }
 
+    def agreed(self, value: Any) -> Any:
+        """Rank 0's `value` on every rank (a broadcast under DDP; `value` itself otherwise)."""
+        if self.world_size == 1:
+            return value
+        shared = [value]
+        dist.broadcast_object_list(shared, src=0)
+        return shared[0]
+
+    def read_rank0_checkpoint(self, path: Path) -> dict[str, Any]:
+        """Read a checkpoint rank 0 chose (every rank reads the same file)."""
+        try:
+            return ckpt.load_checkpoint(path)
+        except UserError as error:
+            raise UserError(f"rank {self.rank} cannot read the checkpoint rank 0 chose ({error}); "
+                            "with several machines the run folder (--out) must be on storage "
+                            "every machine sees") from None
+
     def resume(self) -> None:
-        """Continue from the newest loadable checkpoint of the run folder, if any."""
-        found = ckpt.latest_loadable(self.run_dir)
-        if found is None:
+        """Continue from the newest loadable checkpoint of the run folder, if any (rank 0 picks
+        it, so that every rank resumes from the same one)."""
+        found = ckpt.latest_loadable(self.run_dir) if self.is_main else None
+        path = self.agreed(found[0] if found else None)
+        if path is None:
             return
-        path, state = found
+        state = found[1] if self.is_main else self.read_rank0_checkpoint(path)
         self.task.load_state(state, path)
         self.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch = state["step"], state["epoch"]
@@ -252,6 +277,7 @@ class RunLoop:
         self.emit("train_start", device=str(self.device), parameters=model_params,
                   resumed_from=str(self.resumed_from or ""), data=str(self.data.root),
                   train_utterances=len(self.data.train), batch_size=train.batch_size,
+                  processes=self.world_size, global_batch_size=self.global_batch_size(),
                   max_steps=train.max_steps, max_minutes=train.max_minutes)
         budget = train.max_minutes * 60.0
         bar = tqdm(total=train.max_steps, initial=self.step, disable=not (self.progress
@@ -281,7 +307,7 @@ class RunLoop:
                     self.batch_in_epoch += len(micro_batches)
                     micro_batches = []
                     if self.step % train.val_every_steps == 0 and task.has_validation():
-                        self.log_validation(*task.validate())
+                        self.run_validation()
                     now = time.monotonic()
                     self.train_seconds += now - tick  # data loading and validation included
                     tick = now
@@ -311,7 +337,7 @@ class RunLoop:
             bar.close()
             if task.has_validation() and (not self.last_val_metrics
                                           or self.step % train.val_every_steps != 0):
-                self.log_validation(*task.validate())
+                self.run_validation()
             if self.saved_step != self.step or self.val_is_new_best:
                 self.save()
         self.finished_reason = reason
@@ -335,17 +361,32 @@ class RunLoop:
             reason = "max_steps"
         if self.world_size > 1:
             # All ranks must leave at the same step, or DDP's gradient all-reduce would hang:
-            # rank 0's clock and signals decide for everyone.
-            code = torch.tensor([STOP_REASONS.index(reason)], device=self.device)
-            dist.broadcast(code, src=0)
-            reason = STOP_REASONS[int(code)]
+            # rank 0's reason (its clock, its callbacks) holds for every rank, and a signal to
+            # any rank stops them all. Summed: [rank 0's reason code, ranks signalled].
+            votes = torch.tensor([STOP_REASONS.index(reason) if self.is_main else 0,
+                                  int(stop.requested)], device=self.device)
+            dist.all_reduce(votes)
+            reason = STOP_REASONS[int(votes[0])] or ("interrupted" if int(votes[1]) else "")
         return reason
+
+    def global_batch_size(self) -> int:
+        """Utterances behind one optimizer step: batch_size x grad_accumulation_steps x processes
+        (train.batch_size is per process; the LR is not scaled with the number of processes)."""
+        train = self.config.train
+        return train.batch_size * train.grad_accumulation_steps * self.world_size
+
+    def run_validation(self) -> None:
+        """Validate and log. Under DDP rank 0 validates and the other ranks take its metrics: the
+        prenet's dropout stays on in validation (paper, section 2.3) and draws from each rank's
+        own random stream, so each rank would measure (slightly) different figures, and
+        decisions taken on them (phases, LR cuts, early stop) could differ between ranks."""
+        metrics, sample = self.task.validate() if self.is_main else (None, None)
+        self.log_validation(self.agreed(metrics), sample)
 
     def log_validation(self, metrics: dict[str, float], sample) -> None:
         """Track the best mel L1, let the task decide (phases, controller), append to
-        metrics.jsonl and notify callbacks (rank 0). Every rank runs this with the same metrics
-        (validation sees the whole split on each rank), so the task's decisions stay in step
-        under DDP."""
+        metrics.jsonl and notify callbacks (rank 0). Every rank runs this with rank 0's metrics
+        (`run_validation`)."""
         self.last_val_metrics = metrics
         self.val_is_new_best = metrics["mel_l1"] < self.best_val_mel_l1
         self.best_val_mel_l1 = min(self.best_val_mel_l1, metrics["mel_l1"])

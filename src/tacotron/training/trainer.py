@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from tacotron.config import Config, TrainConfig, config_from_dict
@@ -199,6 +200,12 @@ class TacotronTask:
                 scaler.scale(losses["total"] / len(micro_batches)).backward()
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + float(value.detach()) / len(micro_batches)
+        if self.loop.world_size > 1:
+            # The step's losses averaged over all ranks' batches, like the gradients: what is
+            # logged is the global batch's loss, and the skip below is decided alike everywhere.
+            summed = torch.tensor(list(totals.values()), dtype=torch.float64, device=self.device)
+            dist.all_reduce(summed)
+            totals = dict(zip(totals, (summed / self.loop.world_size).tolist()))
         scaler.unscale_(self.optimizer)
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(),
                                                          train.grad_clip_norm))
@@ -214,21 +221,32 @@ class TacotronTask:
         return {**totals, "lr": lr, "grad_norm": grad_norm, **dataclasses.asdict(schedule),
                 "phase": float(PHASE_INDEX[self.controls.phase])}
 
+    def decide(self, rule, *inputs) -> None:
+        """Run one controller rule and apply its actions. Under DDP rank 0 decides and every rank
+        applies rank 0's actions to rank 0's controls (the rule updates the controller's memory
+        in them), so the ranks cannot take different decisions and drift apart."""
+        actions = rule(self.step, *inputs, self.controls) if self.loop.is_main else None
+        actions, self.controls = self.loop.agreed((actions, self.controls))
+        apply_actions(self, actions)
+
     def after_step(self, logs: dict[str, float]) -> None:
-        """The controller's step rules (every rank, so DDP processes change knobs together)."""
-        apply_actions(self, self.controller.after_step(self.step, logs, self.controls))
+        """The controller's step rules."""
+        self.decide(self.controller.after_step, logs)
 
     def after_validation(self, metrics: dict[str, float]) -> dict[str, float]:
         """Phases and the controller's validation rules; the phase is logged with the metrics."""
         self.controls.mel_l1_history.append(metrics["mel_l1"])
         for rule in self.controller.validation_rules():
-            apply_actions(self, rule(self.step, metrics, self.controls))
+            self.decide(rule, metrics)
         return {"phase": float(PHASE_INDEX[self.controls.phase])}
 
     def restore_last_good(self) -> Path | None:
         """Load weights and optimizer from the newest checkpoint before this step whose saved
-        validation metrics are finite (the counters go on: the data stream continues)."""
-        for step, path in reversed(ckpt.step_checkpoints(self.loop.run_dir)):
+        validation metrics are finite (the counters go on: the data stream continues). Rank 0
+        chooses the checkpoint; every rank loads it."""
+        chosen = None
+        candidates = ckpt.step_checkpoints(self.loop.run_dir) if self.loop.is_main else []
+        for step, path in reversed(candidates):
             if step >= self.step:
                 continue
             try:
@@ -237,9 +255,12 @@ class TacotronTask:
                 continue
             values = [*state.get("val_metrics", {}).values()]
             if all(math.isfinite(v) for v in values if isinstance(v, float)):
-                self.load_weights(state, path)
-                return path
-        return None
+                chosen = path, state
+                break
+        path = self.loop.agreed(chosen[0] if chosen else None)
+        if path is not None:
+            self.load_weights(chosen[1] if chosen else self.loop.read_rank0_checkpoint(path), path)
+        return path
 
     @torch.no_grad()
     def validate(self) -> tuple[dict[str, float], ValidationSample | None]:
