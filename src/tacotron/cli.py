@@ -27,8 +27,11 @@ def cmd_corpus_make(args) -> None:
     from tacotron.data.corpus import make_corpus
 
     sizes = {} if args.count is None else {"count": args.count}
-    out = make_corpus(args.lang, args.out, seed=args.seed, **sizes)
+    out = make_corpus(args.lang, args.out, seed=args.seed, speakers=args.speakers, **sizes)
     summary = json.loads((out / "corpus.json").read_text(encoding="utf-8"))
+    if "speakers" in summary:
+        print(f"speakers (eSpeak NG variant, pitch 0-100): " + ", ".join(
+            f"{name} ({voice['variant']}, {voice['pitch']})" for name, voice in summary["speakers"].items()))
     print(f"corpus ready: {out}: {summary['count']} utterances, {summary['total_seconds'] / 60:.1f} min, "
           f"{summary['distinct_words']} distinct words; held-out words unseen in training: "
           f"{summary['held_out_unseen_tokens']:.1%} of tokens, {summary['held_out_unseen_types']:.1%} of types; "
@@ -252,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--out", required=True)
     make.add_argument("--count", type=int, help="training utterances (default: DEFAULT_COUNT of tacotron.data.corpus)")
     make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--speakers", type=int, default=1,
+                      help="N > 1: a multi-speaker corpus, each utterance spoken by one of N eSpeak voices")
     make.set_defaults(run=cmd_corpus_make)
 
     prep = commands.add_parser("prepare", help="validate a data set and cache its features")
