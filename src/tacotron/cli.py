@@ -99,12 +99,14 @@ def cmd_synth(args) -> None:
         from tacotron.inference.onnx_runtime import onnx_synthesizer
 
         synthesizer = onnx_synthesizer(args.checkpoint, args.overrides, args.vocoder)
+        if args.speaker:
+            raise UserError("--speaker needs the torch runtime (ONNX export has one speaker)")
     else:
         synthesizer = Synthesizer.from_checkpoint(args.checkpoint, overrides=args.overrides,
                                                   vocoder=args.vocoder or "default")
     print(f"vocoder: {synthesizer.vocoder.name}", file=sys.stderr)
     started = time.monotonic()
-    result = synthesizer.synthesize(text, progress=True)
+    result = synthesizer.synthesize(text, progress=True, speaker=args.speaker)
     seconds = time.monotonic() - started
     for number, segment in enumerate(result.segments, 1):
         status = "FAILED" if segment.failed else "retried" if segment.retried else "ok"
@@ -277,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--text")
     group.add_argument("--text-file", help="UTF-8 file; each line is spoken as a paragraph")
     synth.add_argument("--out", required=True, help="output .wav")
+    synth.add_argument("--speaker", help="who speaks, for a multi-speaker model (default: its first speaker)")
     synth.add_argument("--report", help="also write per-segment scores to this .json file")
     synth.add_argument("--vocoder", help=VOCODER_HELP + "; with --runtime onnx: the exported one")
     synth.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
