@@ -30,7 +30,7 @@ def cmd_corpus_make(args) -> None:
     out = make_corpus(args.lang, args.out, seed=args.seed, speakers=args.speakers, **sizes)
     summary = json.loads((out / "corpus.json").read_text(encoding="utf-8"))
     if "speakers" in summary:
-        print(f"speakers (eSpeak NG variant, pitch 0-100): " + ", ".join(
+        print("speakers (eSpeak NG variant, pitch 0-100): " + ", ".join(
             f"{name} ({voice['variant']}, {voice['pitch']})" for name, voice in summary["speakers"].items()))
     print(f"corpus ready: {out}: {summary['count']} utterances, {summary['total_seconds'] / 60:.1f} min, "
           f"{summary['distinct_words']} distinct words; held-out words unseen in training: "

@@ -282,18 +282,19 @@ class Synthesizer:
         max_frames = torch.tensor([max_frames_for(n, inference.max_frames_per_symbol) for n in lengths])
         window = ((inference.attention_window_backward, inference.attention_window_forward)
                   if attention_window else None)
-        speakers = (None if jobs[0].speaker is None
-                    else torch.tensor([job.speaker for job in jobs], device=self.device))
         arguments = (text.to(self.device), torch.tensor(lengths, device=self.device),
                      max_frames.to(self.device), inference.gate_threshold,
-                     inference.gate_threshold_start, window, speakers)
+                     inference.gate_threshold_start, window)
+        # Only a multi-speaker model gets speaker ids (the ONNX runtime's model has one speaker).
+        speakers = ({} if jobs[0].speaker is None
+                    else {"speakers": torch.tensor([job.speaker for job in jobs], device=self.device)})
         if inference.prenet_dropout == "deterministic":
             devices = [self.device] if self.device.type == "cuda" else []
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(seed)
-                output = self.model.infer(*arguments)
+                output = self.model.infer(*arguments, **speakers)
         else:
-            output = self.model.infer(*arguments)
+            output = self.model.infer(*arguments, **speakers)
         segments = []
         for row, job in enumerate(jobs):
             frames = int(output.mel_lengths[row])
