@@ -6,7 +6,7 @@ tacotron.audio.pitch.mean_f0) of eSpeak's own rendering of those sentences by th
 source), of the model's (Griffin-Lim), and their relative error |synth - source| / source; and a
 speaker swap: the same sentence by the lowest and the highest voice.
 
-    flock /tmp/cpu.lock python benchmarks/speakers.py --out /tmp/speakers --steps 1500
+    flock /tmp/cpu.lock python benchmarks/speakers.py --out /tmp/speakers --steps 1500 [--minutes 25]
 
 The corpus and the run stay in --out: run again with a larger --steps to train on from there.
 """
@@ -70,6 +70,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/speakers-benchmark"))
     parser.add_argument("--count", type=int, default=1000, help="training utterances (all speakers)")
     parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--minutes", type=float, default=0.0,
+                        help="training time budget (train.max_minutes); 0: none, the step budget only")
     parser.add_argument("--sentences", type=int, default=8, help="held-out sentences per speaker")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -77,7 +79,8 @@ def main() -> None:
 
     corpus = make_corpus("en", args.out / "corpus", count=args.count, speakers=SPEAKERS, progress=False)
     config = load_config("cpu-tiny", overrides=[
-        f"model.speaker_dim={SPEAKER_DIM}", f"train.max_steps={args.steps}", "train.val_every_steps=250",
+        f"model.speaker_dim={SPEAKER_DIM}", f"train.max_steps={args.steps}", f"train.max_minutes={args.minutes}",
+        "train.val_every_steps=250",
         "train.checkpoint_every_steps=250", f"train.num_threads={args.threads}"])
     prepared = prepare(corpus, config, progress=False)
     run_dir = args.out / "run"
