@@ -206,3 +206,19 @@ def test_corpus_speakers_differ_in_pitch(tmp_path):
     assert summary["speakers"]["f2"] == {"variant": "f2", "pitch": 75}
     data = prepare(corpus, load_config(overrides=["text.language=en"]), progress=False)
     assert data.speakers == ["f2", "f4", "m1", "m3"]
+
+
+def test_synth_command_speaks_as_the_named_speaker(tmp_path, capsys):
+    from tacotron.audio.io import load_audio
+    from tacotron.cli import main
+
+    voice = save_voice(tmp_path / "many", ["m3", "f2"])
+    out = tmp_path / "f2.wav"
+    assert main(["synth", "--checkpoint", str(voice), "--speaker", "f2", "--text", "Hi.", "--out", str(out),
+                 "--vocoder", "griffin-lim"]) == 0
+    assert len(load_audio(out, 22050)[0]) > 0
+    code = main(["synth", "--checkpoint", str(voice), "--speaker", "zz", "--text", "Hi.", "--out", str(out),
+                 "--vocoder", "griffin-lim"])
+    err = capsys.readouterr().err
+    assert code == 2 and "error: no speaker 'zz' in this voice; its speakers: m3, f2" in err
+    assert "Traceback" not in err
