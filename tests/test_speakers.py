@@ -193,19 +193,19 @@ def test_corpus_speakers_differ_in_pitch(tmp_path):
 
     corpus = make_corpus("en", tmp_path / "c", count=16, speakers=4, progress=False)
     rows = [line.split("|") for line in (corpus / "metadata.csv").read_text().splitlines()]
-    assert {row[3] for row in rows} == {"m3", "f4", "m1", "f2"}
+    assert {row[3] for row in rows} == {"m3-40", "f4-50", "m1-80", "f2-75"}
     f0: dict[str, list[float]] = {}
     for row in rows:
         waveform, _ = load_audio(corpus / "wavs" / f"{row[0]}.wav", 22050)
         f0.setdefault(row[3], []).append(mean_f0(waveform, 22050))
     means = sorted(float(np.mean(values)) for values in f0.values())
-    # Measured: m3 ~86, m1 ~126, f4 ~178, f2 ~250 Hz; neighbours at least 15% apart.
-    assert means[0] < 100 and means[-1] > 220
+    # Measured: m3-40 ~93, m1-80 ~126, f4-50 ~178, f2-75 ~248 Hz; neighbours at least 15% apart.
+    assert means[0] < 105 and means[-1] > 220
     assert all(b / a > 1.15 for a, b in zip(means, means[1:]))
     summary = json.loads((corpus / "corpus.json").read_text())
-    assert summary["speakers"]["f2"] == {"variant": "f2", "pitch": 75}
+    assert summary["speakers"]["f2-75"] == {"variant": "f2", "pitch": 75}
     data = prepare(corpus, load_config(overrides=["text.language=en"]), progress=False)
-    assert data.speakers == ["f2", "f4", "m1", "m3"]
+    assert data.speakers == ["f2-75", "f4-50", "m1-80", "m3-40"]
 
 
 def test_synth_command_speaks_as_the_named_speaker(tmp_path, capsys):

@@ -51,11 +51,16 @@ GENERATOR_VERSION = 4
 # Silence trimming: 10 ms frames; a frame is speech when its RMS is within 40 dB of the loudest frame.
 TRIM_THRESHOLD_DB = -40.0
 TRIM_KEEP_MS = 50.0
-# `--speakers N` takes the first N of these eSpeak NG voices: (speaker name, voice variant, pitch
-# 0-100). Variants differ in timbre; the pitches spread the mean F0 of English speech (librosa.pyin,
-# one sentence) over about 85-245 Hz: m3 25 ~ 85 Hz, f4 50 ~ 180, m1 80 ~ 125, f2 75 ~ 245, ...
-SPEAKER_VOICES = [("m3", "m3", 25), ("f4", "f4", 50), ("m1", "m1", 80), ("f2", "f2", 75),
-                  ("m7", "m7", 55), ("f3", "f3", 35)]
+# `--speakers N` takes the first N of these eSpeak NG voices: (voice variant, pitch 0-100), the
+# speaker named "VARIANT-PITCH" (so that a changed voice is a new speaker, whose wavs are remade).
+# Variants differ in timbre; the pitches spread the mean F0 of English speech (librosa.pyin) over
+# about 100-250 Hz: m3-40 ~ 100 Hz, f4-50 ~ 178, m1-80 ~ 126, f2-75 ~ 248. Lower voices lose their
+# pitch in a log-mel + Griffin-Lim round trip (m3 at pitch 25, ~83 Hz, often came back unvoiced).
+SPEAKER_VOICES = [("m3", 40), ("f4", 50), ("m1", 80), ("f2", 75), ("m7", 55), ("f3", 35)]
+
+
+def speaker_name(variant: str, pitch: int) -> str:
+    return f"{variant}-{pitch}"
 
 
 def _clock_time(rng: random.Random, first_hour: int, last_hour: int) -> str:
@@ -1082,7 +1087,7 @@ def _metadata(utterances: list[tuple[str, str, str]], speakers: list[str] | None
 
 def speaker_voice(language: str, name: str) -> EspeakVoice:
     """The eSpeak NG voice of a `SPEAKER_VOICES` speaker of the multi-speaker corpus."""
-    variants = {speaker: (variant, pitch) for speaker, variant, pitch in SPEAKER_VOICES}
+    variants = {speaker_name(variant, pitch): (variant, pitch) for variant, pitch in SPEAKER_VOICES}
     if name not in variants:
         raise UserError(f"no corpus speaker named {name!r}; speakers: {', '.join(variants)}")
     variant, pitch = variants[name]
@@ -1139,7 +1144,7 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
         test_speakers_path if test_speakers_path.is_file() else test_metadata_path)
     _remove_stale_wavs(wav_dir, re.compile(r"[a-z]+_\d{5}"), {utterance_id for utterance_id, _, _ in train})
     _remove_stale_wavs(test_wav_dir, re.compile(r"[a-z]+_test_\d{3}"), {utterance_id for utterance_id, _, _ in test})
-    names = [name for name, _, _ in SPEAKER_VOICES[:speakers]] if speakers > 1 else []
+    names = [speaker_name(variant, pitch) for variant, pitch in SPEAKER_VOICES[:speakers]] if speakers > 1 else []
     train_speakers = [names[index % speakers] for index in range(len(train))] if names else None
     test_speakers = [names[index % speakers] for index in range(len(test))] if names else None
     # The metadata goes first, so that an interrupted run can tell later which wavs match it.
@@ -1175,8 +1180,8 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
         "sample_rate": next(iter(voices.values())).sample_rate,
         "test_count": len(test),
         # Multi-speaker corpora only: name -> the eSpeak NG voice variant and pitch (0-100) speaking it.
-        **({"speakers": {name: {"variant": variant, "pitch": pitch} for name, variant, pitch in SPEAKER_VOICES
-                         if name in names}} if names else {}),
+        **({"speakers": {speaker_name(variant, pitch): {"variant": variant, "pitch": pitch}
+                         for variant, pitch in SPEAKER_VOICES[:speakers]}} if names else {}),
         "total_seconds": round(seconds["train"], 3),
         "test_total_seconds": round(seconds["test"], 3),
         "distinct_words": len({word for _, _, normalized in train for word in spoken_words(normalized)}),
