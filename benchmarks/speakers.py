@@ -4,7 +4,7 @@ Tacotron 2 with a speaker table (model.speaker_dim) for a step budget, then spea
 sentence as each speaker and prints one JSON line: per speaker the mean F0 (librosa.pyin,
 tacotron.audio.pitch.mean_f0) of eSpeak's own rendering of those sentences by that voice (the
 source), of the model's (Griffin-Lim), and their relative error |synth - source| / source; and a
-speaker swap: the same sentence by the lowest and the highest voice.
+speaker swap: the same sentences by the lowest and the highest voice (F0 ratio per sentence).
 
     flock /tmp/cpu.lock python benchmarks/speakers.py --out /tmp/speakers --steps 1500 [--minutes 25]
 
@@ -41,7 +41,7 @@ def relative_error(synthesized: float, source: float) -> float:
 
 def measure(run_dir: Path, corpus: Path, count: int) -> tuple[dict, dict, int]:
     """Per-speaker source and synthesized mean F0 over the first `count` held-out sentences, and the
-    swap of the lowest and highest voice on the first sentence."""
+    swap of the lowest and the highest voice on the same sentences."""
     synthesizer = Synthesizer.from_checkpoint(run_dir, vocoder="griffin-lim")
     sentences = [s for s in read_test_sentences(corpus)][: count]
     source_f0: dict[str, list[float]] = {name: [] for name in synthesizer.speakers}
@@ -59,9 +59,11 @@ def measure(run_dir: Path, corpus: Path, count: int) -> tuple[dict, dict, int]:
                           "relative_error": round(relative_error(synthesized, source), 4)}
     low = min(speakers, key=lambda name: speakers[name]["source_f0_hz"])
     high = max(speakers, key=lambda name: speakers[name]["source_f0_hz"])
-    swap = {"text": sentences[0].text, "speakers": [low, high],
-            "synth_f0_hz": [round(synth_f0[low][0], 1), round(synth_f0[high][0], 1)],
-            "ratio": round(synth_f0[high][0] / synth_f0[low][0], 3)}
+    # The same sentences by the lowest and the highest voice: F0 ratio high / low per sentence.
+    ratios = [h / lo for lo, h in zip(synth_f0[low], synth_f0[high]) if np.isfinite(lo) and np.isfinite(h)]
+    swap = {"speakers": [low, high], "synth_f0_hz": [speakers[low]["synth_f0_hz"], speakers[high]["synth_f0_hz"]],
+            "ratio_per_sentence": [round(r, 3) for r in ratios],
+            "min_ratio": round(min(ratios), 3) if ratios else None}
     return speakers, swap, len(sentences)
 
 
