@@ -88,7 +88,7 @@ def test_reports_every_problem_with_file_and_line(tmp_path):
         "fast|" + "this transcript is far too long for one second of audio " * 3,  # 20
         "clipped|the sun is up",  # 21
         "u0|a duplicate of the first line",  # 22
-        "a|b|c|d",  # 23
+        "a|b|c|d|e",  # 23 (a fourth column names the speaker; five is too many)
     ]
     (tmp_path / "metadata.csv").write_text("\n".join(lines) + "\n\n", encoding="utf-8")
 

@@ -27,8 +27,11 @@ def cmd_corpus_make(args) -> None:
     from tacotron.data.corpus import make_corpus
 
     sizes = {} if args.count is None else {"count": args.count}
-    out = make_corpus(args.lang, args.out, seed=args.seed, **sizes)
+    out = make_corpus(args.lang, args.out, seed=args.seed, speakers=args.speakers, **sizes)
     summary = json.loads((out / "corpus.json").read_text(encoding="utf-8"))
+    if "speakers" in summary:
+        print("speakers (eSpeak NG variant, pitch 0-100): " + ", ".join(
+            f"{name} ({voice['variant']}, {voice['pitch']})" for name, voice in summary["speakers"].items()))
     print(f"corpus ready: {out}: {summary['count']} utterances, {summary['total_seconds'] / 60:.1f} min, "
           f"{summary['distinct_words']} distinct words; held-out words unseen in training: "
           f"{summary['held_out_unseen_tokens']:.1%} of tokens, {summary['held_out_unseen_types']:.1%} of types; "
@@ -96,12 +99,14 @@ def cmd_synth(args) -> None:
         from tacotron.inference.onnx_runtime import onnx_synthesizer
 
         synthesizer = onnx_synthesizer(args.checkpoint, args.overrides, args.vocoder)
+        if args.speaker:
+            raise UserError("--speaker needs the torch runtime (ONNX export has one speaker)")
     else:
         synthesizer = Synthesizer.from_checkpoint(args.checkpoint, overrides=args.overrides,
                                                   vocoder=args.vocoder or "default")
     print(f"vocoder: {synthesizer.vocoder.name}", file=sys.stderr)
     started = time.monotonic()
-    result = synthesizer.synthesize(text, progress=True)
+    result = synthesizer.synthesize(text, progress=True, speaker=args.speaker)
     seconds = time.monotonic() - started
     for number, segment in enumerate(result.segments, 1):
         status = "FAILED" if segment.failed else "retried" if segment.retried else "ok"
@@ -252,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--out", required=True)
     make.add_argument("--count", type=int, help="training utterances (default: DEFAULT_COUNT of tacotron.data.corpus)")
     make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--speakers", type=int, default=1,
+                      help="N > 1: a multi-speaker corpus, each utterance spoken by one of N eSpeak voices")
     make.set_defaults(run=cmd_corpus_make)
 
     prep = commands.add_parser("prepare", help="validate a data set and cache its features")
@@ -272,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--text")
     group.add_argument("--text-file", help="UTF-8 file; each line is spoken as a paragraph")
     synth.add_argument("--out", required=True, help="output .wav")
+    synth.add_argument("--speaker", help="who speaks, for a multi-speaker model (default: its first speaker)")
     synth.add_argument("--report", help="also write per-segment scores to this .json file")
     synth.add_argument("--vocoder", help=VOCODER_HELP + "; with --runtime onnx: the exported one")
     synth.add_argument("--runtime", choices=["torch", "onnx"], default="torch",

@@ -100,6 +100,10 @@ class ModelConfig:
     # CTC alignment regulariser: hidden size of a small recognizer that reads the predicted mels
     # and must recover the text (the "MMI" idea). 0: off.
     ctc_recognizer_dim: int = 0
+    # Many speakers: size of a learned speaker vector concatenated to every encoder output, so that
+    # attention and decoder hear who speaks (Jia et al. 2018 / Deep Voice 2). Needs data whose
+    # utterances name their speaker (prepare.py); the table has one row per speaker. 0: one speaker.
+    speaker_dim: int = 0
 
 
 @dataclass
@@ -563,6 +567,7 @@ def validate(config: Config) -> None:
         (config.inference.max_retries >= 0, "inference.max_retries must be >= 0"),
         (config.model.encoder_conv_layers >= 1, "model.encoder_conv_layers must be >= 1"),
         (config.model.postnet_layers >= 2, "model.postnet_layers must be >= 2"),
+        (config.model.speaker_dim >= 0, "model.speaker_dim must be >= 0 (0: one speaker)"),
         (config.model.ddc_reduction_factor == 0
          or config.model.ddc_reduction_factor > config.model.reduction_factor,
          "model.ddc_reduction_factor must be 0 (off) or larger than model.reduction_factor"),

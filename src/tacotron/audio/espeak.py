@@ -19,6 +19,7 @@ from tacotron.text.espeak_library import EE_OK, LOCK
 POS_CHARACTER = 1
 ESPEAK_CHARS_UTF8 = 1
 ESPEAK_RATE = 1
+ESPEAK_PITCH = 3  # base pitch, 0-100 (the voice's own pitch at 50)
 
 # int SynthCallback(short *wav, int numsamples, espeak_EVENT *events); the events are not needed.
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
@@ -46,22 +47,31 @@ def _load_library() -> ctypes.CDLL:
 
 
 class EspeakVoice:
-    """One eSpeak NG voice (e.g. "en", "ru"); synthesizes float32 mono audio at `sample_rate`."""
+    """One eSpeak NG voice (e.g. "en", "ru"); synthesizes float32 mono audio at `sample_rate`.
+    `variant` is one of eSpeak's voice variants ("m3", "f2": another timbre and pitch, selected as
+    "en+f2") and `pitch` its base pitch parameter (0-100; None: the voice's own)."""
 
-    def __init__(self, language: str, words_per_minute: int | None = None):
+    def __init__(self, language: str, words_per_minute: int | None = None, variant: str = "",
+                 pitch: int | None = None):
         self.language = language
         self.words_per_minute = words_per_minute
+        self.variant = variant
+        self.pitch = pitch
         with LOCK:
             library = _load_library()
             self.sample_rate = espeak_library.sample_rate()
             self.default_words_per_minute = library.espeak_GetParameter(ESPEAK_RATE, 0)
+            self.default_pitch = library.espeak_GetParameter(ESPEAK_PITCH, 0)
             self._select_voice(library)
 
     def _select_voice(self, library: ctypes.CDLL) -> None:
-        espeak_library.select_voice(library, self.language)
+        espeak_library.select_voice(library, f"{self.language}+{self.variant}" if self.variant else self.language)
         rate = self.words_per_minute or self.default_words_per_minute
         if library.espeak_SetParameter(ESPEAK_RATE, rate, 0) != EE_OK:
             raise UserError(f"eSpeak NG rejected a speaking rate of {rate} words per minute")
+        pitch = self.default_pitch if self.pitch is None else self.pitch
+        if library.espeak_SetParameter(ESPEAK_PITCH, pitch, 0) != EE_OK:
+            raise UserError(f"eSpeak NG rejected a pitch of {pitch} (0-100)")
 
     def synthesize(self, text: str) -> np.ndarray:
         """Speak `text` (plain text, no SSML); returns float32 mono samples in [-1, 1]."""

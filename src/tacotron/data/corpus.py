@@ -51,6 +51,16 @@ GENERATOR_VERSION = 4
 # Silence trimming: 10 ms frames; a frame is speech when its RMS is within 40 dB of the loudest frame.
 TRIM_THRESHOLD_DB = -40.0
 TRIM_KEEP_MS = 50.0
+# `--speakers N` takes the first N of these eSpeak NG voices: (voice variant, pitch 0-100), the
+# speaker named "VARIANT-PITCH" (so that a changed voice is a new speaker, whose wavs are remade).
+# Variants differ in timbre; the pitches spread the mean F0 of English speech (librosa.pyin) over
+# about 100-250 Hz: m3-40 ~ 100 Hz, f4-50 ~ 178, m1-80 ~ 126, f2-75 ~ 248. Lower voices lose their
+# pitch in a log-mel + Griffin-Lim round trip (m3 at pitch 25, ~83 Hz, often came back unvoiced).
+SPEAKER_VOICES = [("m3", 40), ("f4", 50), ("m1", 80), ("f2", 75), ("m7", 55), ("f3", 35)]
+
+
+def speaker_name(variant: str, pitch: int) -> str:
+    return f"{variant}-{pitch}"
 
 
 def _clock_time(rng: random.Random, first_hour: int, last_hour: int) -> str:
@@ -1060,15 +1070,28 @@ def read_test_sentences(corpus_dir: str | Path) -> list[HeldOutSentence]:
 
 
 def _read_transcripts(path: Path) -> dict[str, str]:
-    """id -> normalized text of an existing metadata file, to tell which wavs still match."""
+    """id -> normalized text (and speaker, when there is one) of an existing metadata file, to tell
+    which wavs still match."""
     if not path.is_file():
         return {}
     lines = path.read_text(encoding="utf-8").splitlines()
-    return {fields[0]: fields[2] for fields in (line.split("|") for line in lines) if len(fields) == 3}
+    return {fields[0]: "|".join(fields[2:]) for fields in (line.split("|") for line in lines) if len(fields) >= 3}
 
 
-def _metadata(utterances: list[tuple[str, str, str]]) -> str:
-    return "".join(f"{utterance_id}|{text}|{normalized}\n" for utterance_id, text, normalized in utterances)
+def _metadata(utterances: list[tuple[str, str, str]], speakers: list[str] | None = None) -> str:
+    """LJSpeech lines `id|text|normalized`, with a fourth column `speaker` when `speakers` is given."""
+    suffixes = [f"|{speaker}" for speaker in speakers] if speakers else [""] * len(utterances)
+    return "".join(f"{utterance_id}|{text}|{normalized}{suffix}\n"
+                   for (utterance_id, text, normalized), suffix in zip(utterances, suffixes))
+
+
+def speaker_voice(language: str, name: str) -> EspeakVoice:
+    """The eSpeak NG voice of a `SPEAKER_VOICES` speaker of the multi-speaker corpus."""
+    variants = {speaker_name(variant, pitch): (variant, pitch) for variant, pitch in SPEAKER_VOICES}
+    if name not in variants:
+        raise UserError(f"no corpus speaker named {name!r}; speakers: {', '.join(variants)}")
+    variant, pitch = variants[name]
+    return EspeakVoice(language, variant=variant, pitch=pitch)
 
 
 def _remove_stale_wavs(folder: Path, id_pattern: re.Pattern, wanted: set[str]) -> None:
@@ -1079,21 +1102,27 @@ def _remove_stale_wavs(folder: Path, id_pattern: re.Pattern, wanted: set[str]) -
 
 
 def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, seed: int = 0,
-                progress: bool = True) -> Path:
+                progress: bool = True, speakers: int = 1) -> Path:
     """Write an LJSpeech-layout corpus of `count` eSpeak utterances plus a held-out test list; returns out_dir.
 
-    Resumable: a finished corpus with the same language, seed and count is left as it is; otherwise
-    wavs whose transcript is unchanged are kept and only the missing ones are synthesized.
+    With `speakers` > 1 utterance i is spoken by speaker i mod N of `SPEAKER_VOICES` (the held-out
+    sentences likewise), metadata.csv gets the fourth column `speaker`, and corpus.json lists the
+    speakers' voices. Resumable: a finished corpus with the same language, seed, count and speakers is
+    left as it is; otherwise wavs whose transcript (and speaker) is unchanged are kept and only the
+    missing ones are synthesized.
     """
     _check_language(language)
     if count < 1:
         raise UserError(f"corpus size must be at least 1 utterance, got {count}")
+    if not 1 <= speakers <= len(SPEAKER_VOICES):
+        raise UserError(f"--speakers must be 1 to {len(SPEAKER_VOICES)} (the eSpeak voices of "
+                        f"tacotron.data.corpus.SPEAKER_VOICES), got {speakers}")
     out_dir = Path(out_dir)
     summary_path = out_dir / "corpus.json"
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        if (summary.get("language"), summary.get("seed"), summary.get("count"), summary.get("generator", 1)) == (
-                language, seed, count, GENERATOR_VERSION):
+        if (summary.get("language"), summary.get("seed"), summary.get("count"), summary.get("generator", 1),
+                len(summary.get("speakers", [None]))) == (language, seed, count, GENERATOR_VERSION, speakers):
             return out_dir
         summary_path.unlink()  # the corpus is about to change; it is complete again only when rewritten
 
@@ -1107,21 +1136,36 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
     wav_dir.mkdir(parents=True, exist_ok=True)
     test_wav_dir.mkdir(parents=True, exist_ok=True)
     metadata_path, test_metadata_path = out_dir / "metadata.csv", out_dir / "test_sentences.csv"
-    # Wavs are written atomically, so one that exists is complete; it is still valid if its transcript is.
-    previous = _read_transcripts(metadata_path) | _read_transcripts(test_metadata_path)
+    # Who speaks each held-out sentence of a multi-speaker corpus (`id|text|normalized|speaker`).
+    test_speakers_path = out_dir / "test_speakers.csv"
+    # Wavs are written atomically, so one that exists is complete; it is still valid if its transcript
+    # (and speaker) is.
+    previous = _read_transcripts(metadata_path) | _read_transcripts(
+        test_speakers_path if test_speakers_path.is_file() else test_metadata_path)
     _remove_stale_wavs(wav_dir, re.compile(r"[a-z]+_\d{5}"), {utterance_id for utterance_id, _, _ in train})
     _remove_stale_wavs(test_wav_dir, re.compile(r"[a-z]+_test_\d{3}"), {utterance_id for utterance_id, _, _ in test})
+    names = [speaker_name(variant, pitch) for variant, pitch in SPEAKER_VOICES[:speakers]] if speakers > 1 else []
+    train_speakers = [names[index % speakers] for index in range(len(train))] if names else None
+    test_speakers = [names[index % speakers] for index in range(len(test))] if names else None
     # The metadata goes first, so that an interrupted run can tell later which wavs match it.
-    atomic_write_text(metadata_path, _metadata(train))
+    atomic_write_text(metadata_path, _metadata(train, train_speakers))
+    # The held-out list keeps three columns (read_test_sentences); test_speakers.csv says who speaks each.
     atomic_write_text(test_metadata_path, _metadata(test))
+    if names:
+        atomic_write_text(test_speakers_path, _metadata(test, test_speakers))
+    else:
+        test_speakers_path.unlink(missing_ok=True)
 
-    voice = EspeakVoice(language)
-    jobs = [(wav_dir, item) for item in train] + [(test_wav_dir, item) for item in test]
+    voices = {name: speaker_voice(language, name) for name in names} or {"": EspeakVoice(language)}
+    jobs = ([(wav_dir, item, speaker) for item, speaker in zip(train, train_speakers or [""] * len(train))]
+            + [(test_wav_dir, item, speaker) for item, speaker in zip(test, test_speakers or [""] * len(test))])
     seconds = {"train": 0.0, "test": 0.0}
-    for folder, (utterance_id, _, normalized) in tqdm(jobs, desc=f"eSpeak {language} corpus", unit="utt",
-                                                      disable=not progress):
+    for folder, (utterance_id, _, normalized), speaker in tqdm(jobs, desc=f"eSpeak {language} corpus",
+                                                               unit="utt", disable=not progress):
         path = folder / f"{utterance_id}.wav"
-        if not (path.is_file() and previous.get(utterance_id) == normalized):
+        wanted = f"{normalized}|{speaker}" if speaker else normalized
+        if not (path.is_file() and previous.get(utterance_id) == wanted):
+            voice = voices[speaker]
             waveform = trim_silence(voice.synthesize(_speakable(normalized)), voice.sample_rate,
                                     TRIM_THRESHOLD_DB, TRIM_KEEP_MS)
             save_wav(path, waveform, voice.sample_rate)
@@ -1133,8 +1177,11 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
         "seed": seed,
         "count": count,
         "generator": GENERATOR_VERSION,
-        "sample_rate": voice.sample_rate,
+        "sample_rate": next(iter(voices.values())).sample_rate,
         "test_count": len(test),
+        # Multi-speaker corpora only: name -> the eSpeak NG voice variant and pitch (0-100) speaking it.
+        **({"speakers": {speaker_name(variant, pitch): {"variant": variant, "pitch": pitch}
+                         for variant, pitch in SPEAKER_VOICES[:speakers]}} if names else {}),
         "total_seconds": round(seconds["train"], 3),
         "test_total_seconds": round(seconds["test"], 3),
         "distinct_words": len({word for _, _, normalized in train for word in spoken_words(normalized)}),

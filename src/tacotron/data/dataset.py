@@ -20,20 +20,25 @@ class Batch:
     text_lengths: torch.Tensor  # [B]
     mels: torch.Tensor  # [B, n_mels, T], T a multiple of r, padded with the log floor (silence)
     mel_lengths: torch.Tensor  # [B]
+    speakers: torch.Tensor  # [B] ids in the run's speaker list; all 0 for a single speaker
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(self.ids, self.text.to(device, non_blocking=True),
                      self.text_lengths.to(device, non_blocking=True),
                      self.mels.to(device, non_blocking=True),
-                     self.mel_lengths.to(device, non_blocking=True))
+                     self.mel_lengths.to(device, non_blocking=True),
+                     self.speakers.to(device, non_blocking=True))
 
 
 class MelTextDataset(Dataset):
-    """Items of a prepared split: (id, symbol ids, log-mel [n_mels, frames])."""
+    """Items of a prepared split: (id, symbol ids, log-mel [n_mels, frames], speaker id).
+    `speakers`: the run's speaker list (a speaker's id is its index); None: every id is 0."""
 
-    def __init__(self, utterances: Sequence, frontend: Frontend):
+    def __init__(self, utterances: Sequence, frontend: Frontend, speakers: Sequence[str] | None = None):
         self.utterances = list(utterances)
         self.frontend = frontend
+        index = {name: number for number, name in enumerate(speakers or [])}
+        self.speaker_ids = [index[u.speaker] if speakers else 0 for u in self.utterances]
         self.frames = [u.frames for u in self.utterances]
         # Encoded once here, so that a step never waits for the phonemizer: phonemes come from
         # `prepare`'s cache when it made them, else from eSpeak now (data prepared for characters).
@@ -55,7 +60,7 @@ class MelTextDataset(Dataset):
         utterance = self.utterances[index]
         mel = torch.from_numpy(np.load(utterance.mel_path))
         text = torch.tensor(self.symbol_ids[index], dtype=torch.long)
-        return utterance.id, text, mel
+        return utterance.id, text, mel, self.speaker_ids[index]
 
 
 def model_input(utterance, frontend: Frontend) -> str:
@@ -74,7 +79,7 @@ class MelTextCollate:
         self.pad_value = pad_value
 
     def __call__(self, items) -> Batch:
-        ids, texts, mels = zip(*items)
+        ids, texts, mels, speakers = zip(*items)
         text_lengths = torch.tensor([len(t) for t in texts], dtype=torch.long)
         mel_lengths = torch.tensor([m.size(1) for m in mels], dtype=torch.long)
         max_frames = int(mel_lengths.max())
@@ -84,7 +89,8 @@ class MelTextCollate:
         for i, (t, m) in enumerate(zip(texts, mels)):
             text[i, : len(t)] = t
             padded[i, :, : m.size(1)] = m
-        return Batch(list(ids), text, text_lengths, padded, mel_lengths)
+        return Batch(list(ids), text, text_lengths, padded, mel_lengths,
+                     torch.tensor(speakers, dtype=torch.long))
 
 
 class BucketBatchSampler(Sampler[list[int]]):

@@ -1,8 +1,12 @@
 """Validate a data set, compute its log-mels once, and fix its train/validation split.
 
-Two layouts are accepted:
-  * a directory in LJSpeech layout: `metadata.csv` with `id|text` or `id|text|normalized` lines
-    and the audio in `wavs/{id}.wav` (the third column is ignored: we normalize `text` ourselves);
+Three layouts are accepted:
+  * a directory in LJSpeech layout: `metadata.csv` with `id|text`, `id|text|normalized` or
+    `id|text|normalized|speaker` lines and the audio in `wavs/{id}.wav` (the third column is
+    ignored: we normalize `text` ourselves; the fourth names the speaker of a multi-speaker set);
+  * a directory of speaker folders (VCTK style, no metadata.csv): `SPEAKER/UTTERANCE.wav` with its
+    transcript in `SPEAKER/UTTERANCE.txt`; the id is `SPEAKER_UTTERANCE` (or UTTERANCE when it
+    already starts with `SPEAKER_`, as VCTK's p225/p225_001 does);
   * a filelist file with `path|text` lines, the audio path absolute or relative to the filelist.
 
 Everything goes to `prepared_dir(source)`: `mels/{id}.npy` (float32 [n_mels, frames]), `cache.json`
@@ -34,7 +38,8 @@ from tacotron.files import atomic_write, atomic_write_text
 from tacotron.text import Frontend, detect_language, get_frontend
 
 LAYOUTS = (
-    "Expected either a directory with metadata.csv ('id|text' lines) and wavs/{id}.wav, "
+    "Expected a directory with metadata.csv ('id|text' or 'id|text|normalized|speaker' lines) and "
+    "wavs/{id}.wav, a directory of speaker folders (SPEAKER/UTTERANCE.wav with SPEAKER/UTTERANCE.txt), "
     "or a filelist file with 'path|text' lines (paths relative to the filelist or absolute)."
 )
 # Bump when the mel computation changes in a way AudioConfig does not show: cached mels are redone.
@@ -55,6 +60,7 @@ class Utterance:
     frames: int
     seconds: float
     phonemes: str = ""  # what the model reads when text.input=phonemes; "" when prepared for characters
+    speaker: str = ""  # who speaks it in a multi-speaker data set; "" in a single-speaker one
 
 
 @dataclass
@@ -78,6 +84,21 @@ class PreparedData:
     problems: list[Problem]
     mels_computed: int = 0  # by the prepare() call that returned this; 0 when loaded from disk
 
+    @property
+    def speakers(self) -> list[str]:
+        """The speakers' names, sorted: a speaker's index here is its id in the model's speaker
+        table. Empty for a single-speaker data set."""
+        return sorted({u.speaker for u in self.train + self.val if u.speaker})
+
+    def speaker_minutes(self) -> dict[str, tuple[int, float]]:
+        """Speaker -> (utterances, minutes of audio), over both splits."""
+        totals = {speaker: (0, 0.0) for speaker in self.speakers}
+        for u in self.train + self.val:
+            if u.speaker:
+                count, minutes = totals[u.speaker]
+                totals[u.speaker] = (count + 1, minutes + u.seconds / 60)
+        return totals
+
     def summary(self) -> str:
         utterances = self.train + self.val
         seconds = sum(u.seconds for u in utterances)
@@ -86,6 +107,11 @@ class PreparedData:
             f"{len(utterances)} utterances ({duration}): {len(self.train)} train, {len(self.val)} val; "
             f"language '{self.language}'; {self.mels_computed} log-mels computed, the rest cached"
         ]
+        speakers = self.speaker_minutes()
+        if speakers:
+            lines.append(f"{len(speakers)} speakers (a model tells them apart with model.speaker_dim > 0):")
+            lines += [f"  {name}: {count} utterances, {minutes:.1f} min"
+                      for name, (count, minutes) in speakers.items()]
         actions = Counter(p.action for p in self.problems)
         if self.problems:
             counts = ", ".join(f"{actions[a]} {a}" for a in ("skipped", "fixed", "warning") if actions[a])
@@ -113,6 +139,7 @@ class _Line:
     id: str
     text: str
     audio_path: Path
+    speaker: str = ""
     normalized: str = ""
     phonemes: str = ""
 
@@ -165,7 +192,7 @@ def prepare(source: str | Path, config: Config, progress: bool = True) -> Prepar
     atomic_write_text(root / "split.json", json.dumps(split, indent=1, sort_keys=True))
     utterances = [
         Utterance(line.id, line.text, line.normalized, root / "mels" / f"{line.id}.npy",
-                  entries[line.id]["frames"], entries[line.id]["seconds"], line.phonemes)
+                  entries[line.id]["frames"], entries[line.id]["seconds"], line.phonemes, line.speaker)
         for line in kept
     ]
     data = PreparedData(
@@ -202,7 +229,9 @@ def _read_listing(source: Path) -> tuple[list[_Line], list[Problem]]:
     if is_directory:
         listing = source / "metadata.csv"
         if not listing.is_file():
-            raise DataError(f"{source} has no metadata.csv. {LAYOUTS}")
+            if any(source.glob("*/*.wav")):
+                return _read_speaker_folders(source)
+            raise DataError(f"{source} has no metadata.csv and no SPEAKER/UTTERANCE.wav files. {LAYOUTS}")
     elif source.is_file():
         listing = source
     else:
@@ -218,9 +247,11 @@ def _read_listing(source: Path) -> tuple[list[_Line], list[Problem]]:
         if not raw.strip():
             continue
         fields = [f.strip() for f in raw.split("|")]
+        speaker = ""
         if is_directory:
-            expected = "'id|text' or 'id|text|normalized'"
-            well_formed = len(fields) in (2, 3)
+            expected = "'id|text', 'id|text|normalized' or 'id|text|normalized|speaker'"
+            well_formed = len(fields) in (2, 3) or (len(fields) == 4 and bool(fields[3]))
+            speaker = fields[3] if len(fields) == 4 else ""
             item_id = fields[0]
             audio_path = source / "wavs" / f"{item_id}.wav"
         else:
@@ -238,9 +269,41 @@ def _read_listing(source: Path) -> tuple[list[_Line], list[Problem]]:
             problem.reason = f"duplicate id: {item_id!r} is already on line {first_line_of_id[item_id]}"
         else:
             first_line_of_id[item_id] = number
-            lines.append(_Line(str(listing), number, item_id, fields[1], audio_path))
+            lines.append(_Line(str(listing), number, item_id, fields[1], audio_path, speaker))
             continue
         problems.append(problem)
+    return _check_speakers(lines, problems)
+
+
+def _check_speakers(lines: list[_Line], problems: list[Problem]) -> tuple[list[_Line], list[Problem]]:
+    """In a data set that names speakers, a line without one cannot be used (whose voice is it?)."""
+    if not any(line.speaker for line in lines):
+        return lines, problems
+    for line in lines:
+        if not line.speaker:
+            problems.append(line.problem("skipped", "no speaker: the other lines name theirs in a fourth column"))
+    return [line for line in lines if line.speaker], problems
+
+
+def _read_speaker_folders(source: Path) -> tuple[list[_Line], list[Problem]]:
+    """VCTK-style `SPEAKER/UTTERANCE.wav` + `SPEAKER/UTTERANCE.txt`; a wav without its transcript
+    (or with an unreadable or empty one) is a problem of that wav."""
+    lines, problems = [], []
+    for audio_path in sorted(source.glob("*/*.wav")):
+        speaker, stem = audio_path.parent.name, audio_path.stem
+        item_id = stem if stem.startswith(f"{speaker}_") else f"{speaker}_{stem}"
+        transcript = audio_path.with_suffix(".txt")
+        try:
+            text = " ".join(transcript.read_text(encoding="utf-8-sig").split())
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(Problem(str(transcript), 1, item_id, "skipped", f"no transcript: {error}"))
+            continue
+        if not text:
+            problems.append(Problem(str(transcript), 1, item_id, "skipped", "no transcript: the file is empty"))
+            continue
+        lines.append(_Line(str(transcript), 1, item_id, text, audio_path, speaker))
+    if not lines and not problems:
+        raise DataError(f"{source} has no SPEAKER/UTTERANCE.wav files. {LAYOUTS}")
     return lines, problems
 
 
@@ -462,6 +525,8 @@ def _write_prepared(data: PreparedData, audio_config: AudioConfig) -> None:
         "counts": {"train": len(data.train), "val": len(data.val),
                    **{action: actions[action] for action in ("skipped", "fixed", "warning")}},
         "hours": sum(u.seconds for u in data.train + data.val) / 3600,
+        "speakers": {name: {"utterances": count, "minutes": round(minutes, 2)}
+                     for name, (count, minutes) in data.speaker_minutes().items()},
         "problems": [dataclasses.asdict(p) for p in data.problems],
     }
     atomic_write_text(data.root / "prepared.json", json.dumps(info, indent=1, ensure_ascii=False))

@@ -72,7 +72,7 @@ class IntelligibilityCallback(Callback):
         model = copy.deepcopy(trainer.model)
         frontend = get_frontend(config.text.language, config.text.input)
         synthesizer = Synthesizer(model, config, frontend, trainer.device, trainer.speaking_rate,
-                                  self.vocoder)
+                                  self.vocoder, trainer.speakers)
         evaluation = evaluate_sentences(synthesizer, self.recognizer, self.sentences, progress=False,
                                         heard_sources=self.heard_sources)
         figures = {name: float(evaluation.summary[key]) for name, key in METRICS.items()

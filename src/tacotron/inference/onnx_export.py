@@ -139,6 +139,9 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path, vocoder: str | None
                                                    "--vocoder pointing at this one")
     path, state, config, frontend, model = (loaded.path, loaded.state, loaded.config,
                                             loaded.frontend, loaded.model)
+    if loaded.speakers:
+        raise UserError(f"{path}: ONNX export of a multi-speaker model (model.speaker_dim > 0) is not "
+                        "supported yet; synthesize it with the torch runtime")
     chosen = load_vocoder(vocoder, config.audio)
 
     n_mels, symbols, batch = config.audio.n_mels, 7, 2

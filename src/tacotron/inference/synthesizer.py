@@ -3,6 +3,7 @@ retried) -> mel -> waveform -> joined and post-processed audio.
 
     from tacotron.inference import Synthesizer
     waveform, sample_rate = Synthesizer.from_checkpoint("runs/demo").tts("Hello there.")
+    waveform, sample_rate = Synthesizer.from_checkpoint("runs/many").tts("Hello.", speaker="f2")
 
 A model trained on sentences of a few words loses its place on long ones, so text is cut into
 sentences and long sentences into clauses (`tacotron.text.segmentation`); each piece is decoded
@@ -122,13 +123,15 @@ class _Job:
     segment: segmentation.Segment
     normalized: str
     ids: list[int]
+    speaker: int | None  # row of the model's speaker table; None for a single-speaker model
 
 
 class Synthesizer:
     def __init__(self, model: Tacotron2, config: Config, frontend: Frontend,
                  device: str | torch.device = "cpu", training_rate: dict[str, float] | None = None,
-                 vocoder: Vocoder | None = None):
-        """`vocoder`: None is Griffin-Lim; `from_checkpoint` picks the default (inference/vocoder.py)."""
+                 vocoder: Vocoder | None = None, speakers: list[str] | None = None):
+        """`vocoder`: None is Griffin-Lim; `from_checkpoint` picks the default (inference/vocoder.py).
+        `speakers`: the names of the model's speaker table, in order (model.speaker_dim > 0)."""
         self.model = model.to(device).eval()
         self.vocoder = vocoder or GriffinLimVocoder(config.audio)
         self.config = config
@@ -137,6 +140,9 @@ class Synthesizer:
         self.rate_bounds = speaking_rate_bounds(training_rate or {},
                                                 config.inference.speaking_rate_tolerance)
         self.checkpoint_step: int | None = None  # the training step, when loaded from a checkpoint
+        self.speakers = list(speakers or [])
+        # Who speaks when a call names no speaker; None: the first of `speakers` (documented default).
+        self.speaker: str | None = None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu",
@@ -152,7 +158,7 @@ class Synthesizer:
         if not isinstance(vocoder, Vocoder):
             vocoder = load_vocoder(vocoder, config.audio, device)
         synthesizer = cls(loaded.model, config, loaded.frontend, device,
-                          loaded.state.get("frames_per_symbol"), vocoder)
+                          loaded.state.get("frames_per_symbol"), vocoder, loaded.speakers)
         synthesizer.checkpoint_step = loaded.state.get("step")
         return synthesizer
 
@@ -160,24 +166,37 @@ class Synthesizer:
     def sample_rate(self) -> int:
         return self.config.audio.sample_rate
 
-    def tts(self, text: str) -> tuple[np.ndarray, int]:
-        synthesis = self.synthesize(text)
+    def speaker_id(self, name: str | None = None) -> int | None:
+        """The row of speaker `name` in the model's speaker table, None for a single-speaker model.
+        A multi-speaker model asked for no one speaks as `self.speaker`, else its first speaker."""
+        if not self.speakers:
+            if name is not None:
+                raise UserError(f"this voice has a single speaker: it cannot speak as {name!r}")
+            return None
+        name = name if name is not None else (self.speaker or self.speakers[0])
+        if name not in self.speakers:
+            raise UserError(f"no speaker {name!r} in this voice; its speakers: {', '.join(self.speakers)}")
+        return self.speakers.index(name)
+
+    def tts(self, text: str, speaker: str | None = None) -> tuple[np.ndarray, int]:
+        synthesis = self.synthesize(text, speaker=speaker)
         return synthesis.waveform, synthesis.sample_rate
 
-    def synthesize(self, text: str, progress: bool = False) -> Synthesis:
-        """Speak any amount of text as one waveform (`progress`: a bar over the segments)."""
-        jobs = self._jobs(text)
+    def synthesize(self, text: str, progress: bool = False, speaker: str | None = None) -> Synthesis:
+        """Speak any amount of text as one waveform (`progress`: a bar over the segments), as
+        `speaker` (a multi-speaker model's name for it; see `speaker_id`)."""
+        jobs = self._jobs(text, speaker)
         segments = self._decode_checked(jobs, progress and len(jobs) > 1)
         pieces = [self._segment_audio(segment) for segment in segments]
         pauses = [self._pause_seconds(segment.pause_after) for segment in segments[:-1]]
         return self.join(text, segments, pieces, pauses)
 
-    def stream(self, text: str) -> Iterator[SpokenSegment]:
+    def stream(self, text: str, speaker: str | None = None) -> Iterator[SpokenSegment]:
         """The segments of `text` one at a time and in order, each decoded (checked, retried) and
         vocoded alone, so a caller can play or send the first sentence while the rest is decoded,
         and stop early by closing the generator. `join` makes of the collected segments the
         waveform `synthesize` would (which batches segments: faster in total, first audio later)."""
-        jobs = self._jobs(text)
+        jobs = self._jobs(text, speaker)
         for index, job in enumerate(jobs):
             (segment,) = self._decode_checked([job], progress=False)
             last = index == len(jobs) - 1
@@ -204,7 +223,8 @@ class Synthesizer:
         return self.vocoder(mel)
 
     # ------------------------------------------------------------------ internals
-    def _jobs(self, text: str) -> list[_Job]:
+    def _jobs(self, text: str, speaker: str | None = None) -> list[_Job]:
+        speaker_id = self.speaker_id(speaker)
         jobs = []
         for segment in segmentation.split_text(text, self.frontend.language,
                                                self.config.inference.max_segment_chars):
@@ -214,7 +234,8 @@ class Synthesizer:
                 if jobs and segment.pause_after != segmentation.NONE:
                     jobs[-1].segment = segmentation.Segment(jobs[-1].segment.text, segment.pause_after)
                 continue
-            jobs.append(_Job(segment, normalized, self.frontend.to_ids(self.frontend.to_input(normalized))))
+            jobs.append(_Job(segment, normalized, self.frontend.to_ids(self.frontend.to_input(normalized)),
+                             speaker_id))
         if not jobs:
             raise UserError(f"nothing to say in {text!r}")
         return jobs
@@ -264,13 +285,16 @@ class Synthesizer:
         arguments = (text.to(self.device), torch.tensor(lengths, device=self.device),
                      max_frames.to(self.device), inference.gate_threshold,
                      inference.gate_threshold_start, window)
+        # Only a multi-speaker model gets speaker ids (the ONNX runtime's model has one speaker).
+        speakers = ({} if jobs[0].speaker is None
+                    else {"speakers": torch.tensor([job.speaker for job in jobs], device=self.device)})
         if inference.prenet_dropout == "deterministic":
             devices = [self.device] if self.device.type == "cuda" else []
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(seed)
-                output = self.model.infer(*arguments)
+                output = self.model.infer(*arguments, **speakers)
         else:
-            output = self.model.infer(*arguments)
+            output = self.model.infer(*arguments, **speakers)
         segments = []
         for row, job in enumerate(jobs):
             frames = int(output.mel_lengths[row])

@@ -3,6 +3,9 @@ Spectrogram Predictions"): character embedding, 3 conv + BiLSTM encoder, locatio
 attention (Chorowski et al. 2015), prenet, 2-layer LSTM decoder, mel and stop-token (gate)
 projections, 5-layer convolutional postnet. With a reduction factor r > 1 each decoder step
 emits r frames (Wang et al. 2017, Tacotron), which shortens the attention path r times.
+With model.speaker_dim > 0 a speaker embedding is concatenated to every encoder output, so the
+attention and the decoder read a memory of encoder_dim + speaker_dim channels (Jia et al. 2018,
+"Transfer Learning from Speaker Verification to Multispeaker TTS", section 2.2).
 """
 
 from __future__ import annotations
@@ -129,21 +132,23 @@ class Decoder(nn.Module):
         self.n_mels = n_mels
         self.r = reduction_factor or config.reduction_factor
         self.config = config
+        # What attention reads per symbol: the encoder output and, with many speakers, the speaker's vector.
+        memory_dim = config.encoder_dim + config.speaker_dim
         # The prenet sees the last frame of the previous step's r frames.
         self.prenet = Prenet(n_mels, config.prenet_dims, config.prenet_dropout)
-        self.attention_rnn = nn.LSTMCell(config.prenet_dims[-1] + config.encoder_dim,
+        self.attention_rnn = nn.LSTMCell(config.prenet_dims[-1] + memory_dim,
                                          config.attention_rnn_dim)
         self.attention = LocationSensitiveAttention(
-            config.attention_rnn_dim, config.encoder_dim, config.attention_dim,
+            config.attention_rnn_dim, memory_dim, config.attention_dim,
             config.location_filters, config.location_kernel_size)
-        self.decoder_rnn = nn.LSTMCell(config.attention_rnn_dim + config.encoder_dim,
+        self.decoder_rnn = nn.LSTMCell(config.attention_rnn_dim + memory_dim,
                                        config.decoder_rnn_dim)
-        projection_in = config.decoder_rnn_dim + config.encoder_dim
+        projection_in = config.decoder_rnn_dim + memory_dim
         self.mel_projection = nn.Linear(projection_in, n_mels * self.r)
         self.gate_projection = nn.Linear(projection_in, 1)
 
     def initial_state(self, memory: torch.Tensor) -> DecoderState:
-        batch, length, _ = memory.shape
+        batch, length, memory_dim = memory.shape
         zeros = lambda dim: memory.new_zeros(batch, dim)  # noqa: E731
         return DecoderState(
             attention_hidden=zeros(self.config.attention_rnn_dim),
@@ -152,7 +157,7 @@ class Decoder(nn.Module):
             decoder_cell=zeros(self.config.decoder_rnn_dim),
             weights=memory.new_zeros(batch, length),
             weights_cumulative=memory.new_zeros(batch, length),
-            context=zeros(self.config.encoder_dim),
+            context=zeros(memory_dim),
         )
 
     def step(self, prenet_out, state: DecoderState, memory, processed_memory, mask):
@@ -307,8 +312,11 @@ class CtcRecognizer(nn.Module):
 
 
 class Tacotron2(nn.Module):
-    def __init__(self, config: ModelConfig, n_symbols: int, n_mels: int):
+    def __init__(self, config: ModelConfig, n_symbols: int, n_mels: int, n_speakers: int = 0):
+        """`n_speakers`: rows of the speaker table (model.speaker_dim > 0 needs at least one)."""
         super().__init__()
+        if config.speaker_dim > 0 and n_speakers < 1:
+            raise ValueError("model.speaker_dim > 0 needs the number of speakers (n_speakers >= 1)")
         self.config = config
         self.n_mels = n_mels
         self.embedding = nn.Embedding(n_symbols, config.embedding_dim)
@@ -316,6 +324,8 @@ class Tacotron2(nn.Module):
         bound = math.sqrt(3.0) * math.sqrt(2.0 / (n_symbols + config.embedding_dim))
         self.embedding.weight.data.uniform_(-bound, bound)
         self.encoder = Encoder(config)
+        self.speaker_embedding = (nn.Embedding(n_speakers, config.speaker_dim)
+                                  if config.speaker_dim > 0 else None)
         self.decoder = Decoder(config, n_mels)
         self.postnet = Postnet(config, n_mels)
         self.coarse_decoder = (Decoder(config, n_mels, config.ddc_reduction_factor)
@@ -327,14 +337,23 @@ class Tacotron2(nn.Module):
     def reduction_factor(self) -> int:
         return self.config.reduction_factor
 
-    def encode(self, text: torch.Tensor, text_lengths: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.embedding(text).transpose(1, 2), text_lengths)
+    def encode(self, text: torch.Tensor, text_lengths: torch.Tensor,
+               speakers: torch.Tensor | None = None) -> torch.Tensor:
+        """memory [B, N, encoder_dim (+ speaker_dim)]: `speakers` [B] ids, needed exactly when the
+        model has a speaker table; each row's speaker vector is repeated at every symbol."""
+        memory = self.encoder(self.embedding(text).transpose(1, 2), text_lengths)
+        if (self.speaker_embedding is None) != (speakers is None):
+            raise ValueError("speaker ids are needed by, and only by, a model with model.speaker_dim > 0")
+        if self.speaker_embedding is None:
+            return memory
+        voice = self.speaker_embedding(speakers)[:, None, :].expand(-1, memory.size(1), -1)
+        return torch.cat([memory, voice.to(memory.dtype)], dim=2)
 
     def forward(self, text, text_lengths, mels, mel_lengths,
-                teacher_forcing_ratio: float = 1.0) -> TacotronOutput:
+                teacher_forcing_ratio: float = 1.0, speakers=None) -> TacotronOutput:
         """text [B, N] ids, text_lengths [B], mels [B, n_mels, T] with T a multiple of r and
-        padded with silence, mel_lengths [B] true frame counts."""
-        memory = self.encode(text, text_lengths)
+        padded with silence, mel_lengths [B] true frame counts, speakers [B] ids (see `encode`)."""
+        memory = self.encode(text, text_lengths, speakers)
         text_mask = lengths_to_mask(text_lengths, text.size(1))
         mel, gate, alignments = self.decoder(memory, text_mask, mels, teacher_forcing_ratio)
         # Frames past the end get no loss, so the decoder's output there drifts freely; left in,
@@ -354,10 +373,10 @@ class Tacotron2(nn.Module):
     @torch.no_grad()
     def infer(self, text, text_lengths, max_frames: torch.Tensor, gate_threshold: float,
               gate_threshold_start: float | None = None,
-              attention_window: tuple[int, int] | None = None) -> TacotronOutput:
+              attention_window: tuple[int, int] | None = None, speakers=None) -> TacotronOutput:
         """Free-running synthesis; `max_frames` [B] caps each utterance's output length. The stop
-        rule and the attention window are described at `Decoder.infer`."""
-        memory = self.encode(text, text_lengths)
+        rule and the attention window are described at `Decoder.infer`; `speakers` at `encode`."""
+        memory = self.encode(text, text_lengths, speakers)
         text_mask = lengths_to_mask(text_lengths, text.size(1))
         max_steps = torch.div(max_frames + self.reduction_factor - 1, self.reduction_factor,
                               rounding_mode="floor").clamp(min=1)

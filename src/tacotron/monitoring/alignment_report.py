@@ -42,10 +42,12 @@ def teacher_forced_alignment(synthesizer: Synthesizer, text: str, mel: torch.Ten
     padded[0, :, : mel.size(1)] = mel
     ids = synthesizer.frontend.encode(text)
     device = synthesizer.device  # every input where the model is (a CUDA model takes no CPU text)
+    speaker = synthesizer.speaker_id()  # a multi-speaker model's default speaker
     with torch.no_grad():
         output = synthesizer.model(torch.tensor([ids], device=device),
                                    torch.tensor([len(ids)], device=device), padded.to(device),
-                                   torch.tensor([mel.size(1)], device=device))
+                                   torch.tensor([mel.size(1)], device=device),
+                                   speakers=None if speaker is None else torch.tensor([speaker], device=device))
     return output.alignments[0, : math.ceil(mel.size(1) / r)].float().cpu().numpy()
 
 

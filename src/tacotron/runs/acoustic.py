@@ -25,6 +25,7 @@ class AcousticCheckpoint:
     config: Config  # the run's config with the caller's overrides
     frontend: Frontend
     model: Tacotron2  # weights loaded, on the device, in eval mode
+    speakers: list[str]  # the speaker table's names, a speaker's id is its index; [] for one speaker
 
 
 def load_acoustic(checkpoint: str | Path, device: str | torch.device = "cpu",
@@ -42,7 +43,9 @@ def load_acoustic(checkpoint: str | Path, device: str | torch.device = "cpu",
     if list(frontend.symbols) != list(state.get("symbols", [])):
         raise UserError(f"{path}: the checkpoint's symbol table differs from this version's "
                         f"'{config.text.language}' frontend")
-    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
+    # The speaker table's rows in order: synthesis maps a speaker's name to its row (model.speaker_dim > 0).
+    speakers = list(state.get("speakers", []))
+    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels, len(speakers))
     model.load_state_dict(state["model"])
     model.to(device).eval()
-    return AcousticCheckpoint(path, state, config, frontend, model)
+    return AcousticCheckpoint(path, state, config, frontend, model, speakers)

@@ -4,11 +4,11 @@ FastAPI (on Starlette, served by uvicorn) because its request models are validat
 a wrong type or an unknown value is answered 422 naming the field without a line of parsing code
 here, and the same models document the API at /docs. Endpoints:
 
-    POST /api/tts             JSON {text, voice?, format?, seed?, vocoder?} -> the audio
+    POST /api/tts             JSON {text, voice?, format?, seed?, vocoder?, speaker?} -> the audio
     GET  /api/tts?text=...    the same as a link
     POST /api/tts/stream      WAV (header of unknown length) or raw PCM, one segment at a time
     POST /v1/audio/speech     OpenAI's speech API {model, input, voice, response_format?, speed?}
-    GET  /api/voices          the voices, their languages, sample rates, steps and vocoders
+    GET  /api/voices          the voices, their languages, sample rates, steps, vocoders, speakers
     GET  /api/requests/ID     the report of a recent request (X-Request-Id); .../alignment.png
     GET  /healthz, /metrics   liveness; Prometheus text format
     GET  /                    the web page (serve/static)
@@ -67,6 +67,8 @@ class SpeechRequest(BaseModel):
     format: AudioFormat = "wav"
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="inference.seed of this request")
     vocoder: str | None = Field(None, description="one of the voice's vocoders (/api/voices)")
+    speaker: str | None = Field(None, description="one of a multi-speaker voice's speakers "
+                                                  "(/api/voices); default: its first")
 
 
 class StreamRequest(SpeechRequest):
@@ -151,6 +153,7 @@ def request_report(request_id: str, voice: Voice, synthesizer, text: str,
     audio_seconds = samples / synthesizer.sample_rate
     return {"id": request_id, "voice": voice.name, "vocoder": synthesizer.vocoder.name,
             "seed": synthesizer.config.inference.seed, "text": text,
+            "speaker": synthesizer.speakers[synthesizer.speaker_id()] if synthesizer.speakers else None,
             "sample_rate": synthesizer.sample_rate, "audio_seconds": round(audio_seconds, 3),
             "synthesis_seconds": round(synthesis_seconds, 3),
             "queue_seconds": round(queue_seconds, 3),
@@ -280,7 +283,7 @@ def create_app(voices: dict[str, Voice], settings: ServeConfig,
         return voices[name]
 
     def prepare(text: str, voice_name: str | None, vocoder: str | None, seed: int | None,
-                text_field: str = "text", voice_field: str = "voice"):
+                text_field: str = "text", voice_field: str = "voice", speaker: str | None = None):
         """Check what a request asks for, before it takes a place in the queue."""
         if not text.strip():
             raise HTTPException(400, f"{text_field}: empty; there is nothing to say")
@@ -291,7 +294,11 @@ def create_app(voices: dict[str, Voice], settings: ServeConfig,
         if vocoder is not None and vocoder not in voice.vocoders:
             raise HTTPException(404, f"vocoder: voice {voice.name!r} has no vocoder {vocoder!r}; "
                                      f"it has: {', '.join(voice.vocoders)}")
-        return voice, voice.synthesizer_for(vocoder, seed)
+        try:
+            voice.synthesizer.speaker_id(speaker)
+        except UserError as error:
+            raise HTTPException(404, f"speaker: {error}") from None
+        return voice, voice.synthesizer_for(vocoder, seed, speaker)
 
     def submit(work) -> Job:
         job = Job(work, asyncio.get_running_loop())
@@ -355,14 +362,14 @@ def create_app(voices: dict[str, Voice], settings: ServeConfig,
     @app.post("/api/tts", dependencies=protected, response_class=Response,
               responses={200: {"content": {"audio/wav": {}}}})
     async def tts(request: Request, body: SpeechRequest):
-        voice, synthesizer = prepare(body.text, body.voice, body.vocoder, body.seed)
+        voice, synthesizer = prepare(body.text, body.voice, body.vocoder, body.seed, speaker=body.speaker)
         return await speak_whole(request, body.text, voice, synthesizer, body.format)
 
     @app.get("/api/tts", dependencies=protected, response_class=Response)
     async def tts_link(request: Request, text: str = Query(...), voice: str | None = None,
                        format: AudioFormat = "wav", seed: int | None = Query(None, ge=0, le=MAX_SEED),
-                       vocoder: str | None = None):
-        chosen, synthesizer = prepare(text, voice, vocoder, seed)
+                       vocoder: str | None = None, speaker: str | None = None):
+        chosen, synthesizer = prepare(text, voice, vocoder, seed, speaker=speaker)
         return await speak_whole(request, text, chosen, synthesizer, format)
 
     @app.post("/v1/audio/speech", dependencies=protected, response_class=Response)
@@ -380,7 +387,7 @@ def create_app(voices: dict[str, Voice], settings: ServeConfig,
     async def tts_stream(request: Request, body: StreamRequest):
         """Each segment's audio as soon as it is decoded: a WAV whose header declares an unknown
         length, or (format pcm) bare 16-bit samples. Segments are post-processed one by one."""
-        voice, synthesizer = prepare(body.text, body.voice, body.vocoder, body.seed)
+        voice, synthesizer = prepare(body.text, body.voice, body.vocoder, body.seed, speaker=body.speaker)
         received = time.monotonic()
         sample_rate = synthesizer.sample_rate
 

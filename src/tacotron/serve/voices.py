@@ -37,15 +37,19 @@ class Voice:
                 "sample_rate": self.synthesizer.sample_rate,
                 "checkpoint_step": self.synthesizer.checkpoint_step,
                 "vocoder": self.synthesizer.vocoder.name, "vocoders": list(self.vocoders),
+                "speakers": list(self.synthesizer.speakers),  # [] for a single-speaker voice
                 "sample_text": SAMPLE_TEXT.get(self.language, "")}
 
-    def synthesizer_for(self, vocoder: str | None = None, seed: int | None = None) -> Synthesizer:
-        """The voice's synthesizer with another of its vocoders or another `inference.seed`: a
-        shallow copy (the model is shared) with its own config, so a request changes nothing
-        another request sees."""
-        if vocoder is None and seed is None:
+    def synthesizer_for(self, vocoder: str | None = None, seed: int | None = None,
+                        speaker: str | None = None) -> Synthesizer:
+        """The voice's synthesizer with another of its vocoders, another `inference.seed` or
+        another default speaker: a shallow copy (the model is shared) with its own config, so a
+        request changes nothing another request sees."""
+        if vocoder is None and seed is None and speaker is None:
             return self.synthesizer
         synthesizer = copy.copy(self.synthesizer)
+        if speaker is not None:
+            synthesizer.speaker = speaker
         if vocoder is not None:
             synthesizer.vocoder = self.vocoders[vocoder]
         if seed is not None:

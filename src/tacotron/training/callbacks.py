@@ -76,6 +76,11 @@ class RunView:
         against), None for other tasks."""
         return getattr(self._loop.task, "speaking_rate", None)
 
+    @property
+    def speakers(self) -> list[str]:
+        """The Tacotron task's speaker table names in order ([] for one speaker or other tasks)."""
+        return list(getattr(self._loop.task, "speakers", []))
+
     def emit(self, kind: str, **fields: Any) -> Event:
         return self._loop.emit(kind, **fields)
 

@@ -97,8 +97,14 @@ class TacotronTask:
         self.controls = Controls.initial(config)  # phases and controller knobs
         self.controller = Controller(config)
         self.frontend = get_frontend(config.text.language, config.text.input)
-        self.model = Tacotron2(config.model, len(self.frontend.symbols),
-                               config.audio.n_mels).to(self.device)
+        # The speaker table's rows, in order (saved with the weights, as the symbols are). Data
+        # naming speakers trains one pooled voice unless model.speaker_dim > 0.
+        self.speakers = data.speakers if config.model.speaker_dim > 0 else []
+        if config.model.speaker_dim > 0 and not self.speakers:
+            raise UserError("model.speaker_dim > 0 needs data whose utterances name their speaker "
+                            "(a fourth metadata.csv column, or SPEAKER/UTTERANCE.wav folders)")
+        self.model = Tacotron2(config.model, len(self.frontend.symbols), config.audio.n_mels,
+                               len(self.speakers)).to(self.device)
         self.ddp_model = self.model
         if loop.world_size > 1:
             self.ddp_model = torch.nn.parallel.DistributedDataParallel(
@@ -110,7 +116,7 @@ class TacotronTask:
 
         pad_value = math.log(config.audio.log_floor)
         collate = MelTextCollate(config.model.reduction_factor, pad_value)
-        train_set = MelTextDataset(data.train, self.frontend)
+        train_set = MelTextDataset(data.train, self.frontend, self.speakers)
         if len(train_set) == 0:
             raise UserError("the training split is empty: nothing to train on")
         self.speaking_rate = train_set.speaking_rate()
@@ -123,7 +129,7 @@ class TacotronTask:
                                        pin_memory=self.device.type == "cuda",
                                        persistent_workers=train.num_workers > 0,
                                        generator=torch.Generator().manual_seed(train.seed))
-        val_set = MelTextDataset(data.val, self.frontend)
+        val_set = MelTextDataset(data.val, self.frontend, self.speakers)
         self.val_loader = DataLoader(val_set, batch_size=train.batch_size, shuffle=False,
                                      collate_fn=collate, num_workers=0,
                                      generator=torch.Generator().manual_seed(train.seed))
@@ -135,6 +141,7 @@ class TacotronTask:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "symbols": list(self.frontend.symbols),
+            "speakers": list(self.speakers),
             "frames_per_symbol": self.speaking_rate,
             "controls": dataclasses.asdict(self.controls),
         }
@@ -149,6 +156,10 @@ class TacotronTask:
             raise UserError(
                 f"{self.loop.run_dir} holds a run that reads text.input={saved.text.input} ({path.name}); "
                 f"use another --out folder or the same text.input")
+        if state.get("speakers", []) != self.speakers:
+            raise UserError(
+                f"{self.loop.run_dir} holds a run with the speakers {state.get('speakers', [])} "
+                f"({path.name}), this data has {self.speakers}; use another --out folder")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
 
@@ -176,7 +187,8 @@ class TacotronTask:
         model = model or self.ddp_model
         with self.loop.autocast():
             output = model(batch.text, batch.text_lengths, batch.mels, batch.mel_lengths,
-                           teacher_forcing_ratio=schedule.teacher_forcing)
+                           teacher_forcing_ratio=schedule.teacher_forcing,
+                           speakers=batch.speakers if self.speakers else None)
         targets = Targets(batch.mels, batch.mel_lengths, batch.text_lengths,
                           self.config.model.reduction_factor, batch.text)
         weights = LossWeights(schedule.guided_weight, schedule.guided_sigma,
@@ -308,7 +320,8 @@ class TacotronTask:
         inferred = self.model.infer(text, batch.text_lengths[:1],
                                     max_frames=torch.tensor([steps * 3 * self.model.reduction_factor],
                                                             device=self.device),
-                                    gate_threshold=self.config.inference.gate_threshold)
+                                    gate_threshold=self.config.inference.gate_threshold,
+                                    speakers=batch.speakers[:1] if self.speakers else None)
         frames = int(inferred.mel_lengths[0])
         return ValidationSample(
             text=self.data.val[0].normalized if self.data.val else "",

@@ -107,7 +107,7 @@ def teacher_forced_mels(acoustic_checkpoint: str | Path, utterances: list[Uttera
         return paths
 
     frontend = loaded.frontend
-    dataset = MelTextDataset(sorted(missing, key=lambda u: u.frames), frontend)
+    dataset = MelTextDataset(sorted(missing, key=lambda u: u.frames), frontend, loaded.speakers)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
                         collate_fn=MelTextCollate(config.model.reduction_factor,
                                                   math.log(config.audio.log_floor)))
@@ -116,7 +116,8 @@ def teacher_forced_mels(acoustic_checkpoint: str | Path, utterances: list[Uttera
         torch.manual_seed(TEACHER_FORCED_SEED)
         for batch in tqdm(loader, desc="teacher-forced mels", unit="batch", disable=not progress):
             batch = batch.to(device)
-            output = model(batch.text, batch.text_lengths, batch.mels, batch.mel_lengths)
+            output = model(batch.text, batch.text_lengths, batch.mels, batch.mel_lengths,
+                           speakers=batch.speakers if loaded.speakers else None)
             for row, utterance_id in enumerate(batch.ids):
                 mel = output.mel_postnet[row, :, : int(batch.mel_lengths[row])].float().cpu().numpy()
                 atomic_write(paths[utterance_id], lambda handle, mel=mel: np.save(handle, mel))

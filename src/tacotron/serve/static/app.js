@@ -55,6 +55,10 @@ function fillVocoders() {
   const voice = voices.find((v) => v.name === $("voice").value);
   const select = $("vocoder");
   select.replaceChildren(...voice.vocoders.map((name) => new Option(name, name)));
+  // A multi-speaker voice: choose who speaks (its first speaker by default).
+  const speakers = voice.speakers || [];
+  $("speaker").replaceChildren(...speakers.map((name) => new Option(name, name)));
+  $("speaker-label").hidden = speakers.length === 0;
   const text = $("text");
   if (!text.value.trim() || text.value === lastSample) {
     text.value = voice.sample_text;
@@ -130,6 +134,7 @@ async function speak(event) {
   await audioContext.resume();
   const request = { text: $("text").value, voice: $("voice").value, vocoder: $("vocoder").value, format: "wav" };
   if ($("seed").value !== "") request.seed = Number($("seed").value);
+  if (!$("speaker-label").hidden) request.speaker = $("speaker").value;
   $("speak").disabled = true;
   const started = performance.now();
   setStatus("Speaking: waiting for the first sentence…");
