@@ -137,7 +137,7 @@ class DatasetMaker:
         self.clips_dir = self.out / "clips"
         self.wavs_dir = self.out / "wavs"
         self.sample_rate = config.audio.sample_rate
-        self.frontend = get_frontend(language)
+        self.frontend = get_frontend(language, "characters")
         self.timings = {"audio_seconds": 0.0, "decode_seconds": 0.0, "vad_seconds": 0.0,
                         "asr_audio_seconds": 0.0, "asr_seconds": 0.0}
         self._vad: SileroVad | None = None

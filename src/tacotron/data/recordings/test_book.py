@@ -103,7 +103,7 @@ def make_test_book(language: str, sentences: int, seed: int = 0) -> tuple[TestBo
     """The book's waveform and its truth. The tones come after the first third of the sentences,
     the click in the middle of the longest pause of the second half."""
     voice = EspeakVoice(language)
-    frontend = get_frontend(language)
+    frontend = get_frontend(language, "characters")
     sample_rate = voice.sample_rate
     rng = random.Random(f"test-book:{language}:{seed}")
     noise_rng = np.random.default_rng(seed)
