@@ -46,6 +46,27 @@ def test_cutting_finds_every_sentence_edge_and_never_cuts_inside_a_word(book_en,
     assert all((tmp_path / "out" / "clips" / f"{clip['id']}.wav").is_file() for clip in state["clips"])
 
 
+def test_edges_move_to_where_the_sound_starts_and_stops_and_stay_put_under_constant_noise():
+    from tacotron.audio.vad import SpeechRegion
+    from tacotron.data.recordings.cutting import refine_regions
+
+    frame = 0.01
+    levels = np.full(600, -60.0)
+    levels[100:102] = -35.0  # a "k" burst, then 3 quiet frames (shorter than the bridge), the vowel
+    levels[105:200] = -20.0
+    levels[205:207] = -35.0  # a final "t": 5 frames of closure, then its release
+    levels[300:380] = -20.0
+    levels[400:500] = -20.0  # a second sentence 0.2 s after the first, which the detector joined
+    levels[520:540] = -20.0
+    regions = [SpeechRegion(1.14, 1.95), SpeechRegion(2.9, 3.9), SpeechRegion(4.05, 5.6)]
+    refined = refine_regions(regions, levels, frame, quiet_db=-54.0, search_seconds=0.2, bridge_seconds=0.06,
+                             split_seconds=0.1)
+    spans = [(round(region.start, 2), round(region.end, 2)) for region in refined]
+    assert spans == [(1.0, 2.07), (3.0, 3.8), (4.0, 5.0), (5.2, 5.4)]
+    # Noise as loud as the speech everywhere: no silence within reach, the detector's edges stay.
+    assert refine_regions(regions, np.full(600, -20.0), frame, -54.0, 0.2, 0.06, 0.1) == regions
+
+
 def test_a_second_cut_of_the_same_file_is_read_from_the_cache(book_en, tmp_path):
     maker = DatasetMaker(tmp_path / "out", "en", load_config(), progress=False)
     first = maker.cut_source((book_en / "book.wav").resolve())

@@ -426,6 +426,13 @@ class DatasetConfig:
     # Clips are cut at every pause at least this long. eSpeak's sentence pauses measured >= 0.16 s,
     # its comma pauses up to 0.16 s: a cut at a comma is undone by --transcript alignment.
     cut_pause_seconds: float = 0.15
+    # The detector's edges are refined on 10 ms frame energy: each moves at most edge_search_seconds
+    # to where the sound starts or stops, a frame being silent when it is less than
+    # edge_above_noise_db above the file's noise floor; quiet gaps shorter than edge_bridge_seconds
+    # (a stop's closure before its release) do not end the speech.
+    edge_search_seconds: float = 0.2
+    edge_above_noise_db: float = 6.0
+    edge_bridge_seconds: float = 0.05
     # Natural silence kept at each end of a clip: each edge goes to the quietest 10 ms of the pause
     # within 2 x padding_seconds of the speech (the latest/earliest frame within quiet_margin_db of it).
     padding_seconds: float = 0.1
@@ -673,6 +680,9 @@ def validate(config: Config) -> None:
             config.dataset.no_speech_ramp, config.dataset.confidence_ramp, config.dataset.snr_ramp, config.dataset.rate_ramp,
             config.dataset.clipping_ramp, config.dataset.mismatch_ramp)),
          "dataset.*_ramp must be two different numbers: [value scored 0, value scored 1]"),
+        (config.dataset.edge_search_seconds >= 0 and config.dataset.edge_above_noise_db > 0
+         and config.dataset.edge_bridge_seconds > 0,
+         "dataset.edge_search_seconds must be >= 0, edge_above_noise_db and edge_bridge_seconds > 0"),
         (config.dataset.asr_threads >= 1, "dataset.asr_threads must be >= 1"),
         (0 < config.dataset.max_seconds <= config.dataset.asr_window_seconds <= 30,
          "dataset.asr_window_seconds must be in [dataset.max_seconds, 30] (Whisper's window)"),

@@ -68,7 +68,7 @@ def _decode_with_pyav(path: Path, soundfile_error: Exception) -> tuple[np.ndarra
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
-                raise AudioLoadError(path, "not an audio file: it has no audio stream")
+                raise AudioLoadError(path, "unreadable audio: not an audio file (it has no audio stream)")
             stream = container.streams.audio[0]
             channels = stream.codec_context.channels or 1
             # Planar float output of every frame, one row per channel.
@@ -79,7 +79,10 @@ def _decode_with_pyav(path: Path, soundfile_error: Exception) -> tuple[np.ndarra
     except AudioLoadError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as error:
-        raise AudioLoadError(path, f"not an audio file (neither libsndfile nor FFmpeg can decode it: {error})") from None
+        # One message for prepare and dataset make; FFmpeg's strerror, without the path said twice.
+        reason = getattr(error, "strerror", None) or error
+        raise AudioLoadError(path, f"unreadable audio: not an audio file (neither libsndfile nor FFmpeg "
+                                   f"can decode it: {reason})") from None
     if not chunks:
         return np.zeros((0, channels), dtype=np.float32), sample_rate
     return np.ascontiguousarray(np.concatenate(chunks, axis=1).T, dtype=np.float32), sample_rate

@@ -28,6 +28,94 @@ class Cut:
         return self.speech_end - self.speech_start
 
 
+def _onset(quiet: np.ndarray, vad_start: int, floor: int, search: int, bridge: int) -> int | None:
+    """The first sounding frame of the speech the detector starts at frame vad_start: from the first
+    sounding frame at or after it (within search), back over sounding frames and quiet gaps shorter
+    than bridge (the aspiration after a burst), until bridge quiet frames in a row. None when no such
+    silence lies within search frames (noise or music under the speech: energy cannot tell)."""
+    ahead = np.flatnonzero(~quiet[vad_start:min(len(quiet), vad_start + search)])
+    if ahead.size == 0:
+        return None
+    earliest = frame = vad_start + int(ahead[0])
+    gap = 0
+    while frame > max(floor, vad_start - search):
+        frame -= 1
+        if not quiet[frame]:
+            earliest, gap = frame, 0
+            continue
+        gap += 1
+        if gap >= bridge:
+            return earliest
+    return None
+
+
+def _offset(quiet: np.ndarray, vad_end: int, search: int, bridge: int) -> int | None:
+    """The frame after the last sounding frame of the speech the detector ends at frame vad_end: the
+    mirror of _onset (a weak final "f" or the release of a final stop is found after a short gap)."""
+    behind = np.flatnonzero(~quiet[max(0, vad_end - search):vad_end])
+    if behind.size == 0:
+        return None
+    latest = frame = max(0, vad_end - search) + int(behind[-1])
+    gap = 0
+    while frame + 1 < min(len(quiet), vad_end + search):
+        frame += 1
+        if not quiet[frame]:
+            latest, gap = frame, 0
+            continue
+        gap += 1
+        if gap >= bridge:
+            return latest + 1
+    return None
+
+
+def refine_regions(regions: list[SpeechRegion], levels_db: np.ndarray, frame_seconds: float, quiet_db: float,
+                   search_seconds: float, bridge_seconds: float, split_seconds: float) -> list[SpeechRegion]:
+    """The detector's regions with edges moved to where the sound starts and stops (frames of
+    frame_seconds quieter than quiet_db are silence), split at silences of split_seconds or more
+    inside them, and joined where they then touch.
+
+    Silero's 32 ms windows and its hysteresis put edges up to ~0.15 s off: onsets late on a
+    voiceless "k", "ch", "sh" (it scores them low), ends late by the hysteresis. Its pauses come out
+    shorter than they are, so two sentences 0.2 s apart can fall below cut_pause_seconds and be
+    joined into one clip. An edge moves at most search_seconds, and stays where the detector put it
+    when no silence lies within reach."""
+    quiet = levels_db < quiet_db
+    search = max(1, int(round(search_seconds / frame_seconds)))
+    bridge = max(1, int(round(bridge_seconds / frame_seconds)))
+    split = max(1, int(round(split_seconds / frame_seconds)))
+    spans: list[list[float]] = []  # [start, end] in seconds
+    for region in regions:
+        vad_start = min(len(quiet) - 1, int(round(region.start / frame_seconds)))
+        vad_end = min(len(quiet), int(round(region.end / frame_seconds)))
+        floor = spans[-1][1] if spans else 0.0
+        onset = _onset(quiet, vad_start, int(round(floor / frame_seconds)), search, bridge)
+        offset = _offset(quiet, vad_end, search, bridge)
+        start = max(floor, region.start if onset is None else onset * frame_seconds)
+        end = region.end if offset is None else offset * frame_seconds
+        if end <= start:  # nothing sounds where the detector heard speech: keep its edges
+            start, end = max(floor, region.start), region.end
+        # Split at silences inside: runs of at least `split` quiet frames.
+        pieces, piece_start, run = [], start, 0
+        first, last = int(round(start / frame_seconds)), int(round(end / frame_seconds))
+        for frame in range(first, last):
+            if quiet[frame]:
+                run += 1
+                continue
+            if run >= split:
+                pieces.append([piece_start, (frame - run) * frame_seconds])
+                piece_start = frame * frame_seconds
+            run = 0
+        pieces.append([piece_start, end if run < split else (last - run) * frame_seconds])
+        for piece in pieces:
+            if piece[1] - piece[0] < frame_seconds / 2:  # a quiet run at an edge the detector put
+                continue
+            if spans and piece[0] <= spans[-1][1]:  # touches the last piece: one region
+                spans[-1][1] = max(spans[-1][1], piece[1])
+            else:
+                spans.append(piece)
+    return [SpeechRegion(start, end) for start, end in spans]
+
+
 def _group(regions: list[SpeechRegion], cut_pause_seconds: float) -> list[list[SpeechRegion]]:
     """Regions separated by a pause shorter than cut_pause_seconds belong to one utterance."""
     groups: list[list[SpeechRegion]] = []

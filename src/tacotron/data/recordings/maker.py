@@ -28,7 +28,7 @@ from tacotron.audio.io import CLIP_LEVEL, AudioLoadError, load_audio, save_wav
 from tacotron.audio.postprocess import loudness_normalize
 from tacotron.audio.vad import SileroVad, speech_regions
 from tacotron.config import Config
-from tacotron.data.recordings.cutting import cut_utterances, snap_to_quiet
+from tacotron.data.recordings.cutting import cut_utterances, refine_regions, snap_to_quiet
 from tacotron.data.recordings.report import write_report
 from tacotron.data.recordings.scoring import Features, frame_powers, score, snr_db
 from tacotron.errors import UserError
@@ -37,7 +37,7 @@ from tacotron.text import detect_language, get_frontend
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".webm",
                   ".aif", ".aiff", ".wma"}
-STATE_VERSION = 2
+STATE_VERSION = 3
 # The noise floor of a file: this percentile of its 32 ms frame powers (there are always pauses).
 NOISE_PERCENTILE = 10
 # A frame is loud when its power is this many dB above the noise floor (for non-speech stretches).
@@ -148,7 +148,8 @@ class DatasetMaker:
         stat = path.stat()
         cutting = {name: getattr(self.settings, name) for name in (
             "min_seconds", "max_seconds", "vad_threshold", "min_silence_seconds", "cut_pause_seconds",
-            "padding_seconds", "quiet_margin_db", "loudness_lufs", "non_speech_min_seconds")}
+            "padding_seconds", "quiet_margin_db", "edge_search_seconds", "edge_above_noise_db",
+            "edge_bridge_seconds", "loudness_lufs", "non_speech_min_seconds")}
         return {"version": STATE_VERSION, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                 "sample_rate": self.sample_rate, "cutting": cutting}
 
@@ -205,9 +206,14 @@ class DatasetMaker:
         noise_power = float(np.percentile(powers, NOISE_PERCENTILE))
         state["noise_db"] = round(10 * np.log10(max(noise_power, 1e-12)), 1)
         state["non_speech"] = self._non_speech(powers, probabilities, noise_power, frame_seconds)
+        fine_powers = frame_powers(waveform, self.sample_rate, QUIET_FRAME_SECONDS)
+        fine_noise_db = 10 * np.log10(max(float(np.percentile(fine_powers, NOISE_PERCENTILE)), 1e-12))
+        regions = refine_regions(regions, 10 * np.log10(np.maximum(fine_powers, 1e-12)), QUIET_FRAME_SECONDS,
+                                 fine_noise_db + self.settings.edge_above_noise_db,
+                                 self.settings.edge_search_seconds, self.settings.edge_bridge_seconds,
+                                 self.settings.min_silence_seconds)
         cuts = cut_utterances(regions, info.seconds, self.settings.min_seconds, self.settings.max_seconds,
                               self.settings.cut_pause_seconds, self.settings.padding_seconds)
-        fine_powers = frame_powers(waveform, self.sample_rate, QUIET_FRAME_SECONDS)
         snap_to_quiet(cuts, fine_powers, QUIET_FRAME_SECONDS, self.settings.padding_seconds,
                       self.settings.quiet_margin_db)
         speech = probabilities >= self.settings.vad_threshold
