@@ -60,11 +60,13 @@ def test_edges_move_to_where_the_sound_starts_and_stops_and_stay_put_under_const
     levels[520:540] = -20.0
     regions = [SpeechRegion(1.14, 1.95), SpeechRegion(2.9, 3.9), SpeechRegion(4.05, 5.6)]
     refined = refine_regions(regions, levels, frame, quiet_db=-54.0, search_seconds=0.2, bridge_seconds=0.06,
-                             split_seconds=0.1)
+                             split_seconds=0.1, min_speech_seconds=0.1)
     spans = [(round(region.start, 2), round(region.end, 2)) for region in refined]
     assert spans == [(1.0, 2.07), (3.0, 3.8), (4.0, 5.0), (5.2, 5.4)]
-    # Noise as loud as the speech everywhere: no silence within reach, the detector's edges stay.
-    assert refine_regions(regions, np.full(600, -20.0), frame, -54.0, 0.2, 0.06, 0.1) == regions
+    # Noise as loud as the speech everywhere: no silence within reach, the detector's edges stay; its
+    # 0.15 s pause, with sound all through it, joins its neighbours.
+    assert refine_regions(regions, np.full(600, -20.0), frame, -54.0, 0.2, 0.06, 0.1, 0.1) == [
+        regions[0], SpeechRegion(2.9, 5.6)]
 
 
 def test_a_second_cut_of_the_same_file_is_read_from_the_cache(book_en, tmp_path):

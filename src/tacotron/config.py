@@ -415,9 +415,10 @@ class ServeConfig:
 class DatasetConfig:
     """`tacotron dataset make`: long recordings -> scored, transcribed clips (data/recordings/)."""
 
-    # Clip lengths in seconds of speech (LJSpeech's clips run 1-10 s). A part shorter than
-    # min_seconds is joined to a neighbour; 0.8 keeps a short sentence (3 words: ~0.85 s) whole.
-    min_seconds: float = 0.8
+    # Clip lengths in seconds of speech (LJSpeech's clips run 1-10 s with their silence). A part
+    # shorter than min_seconds is joined to a neighbour; 0.5 keeps a short sentence alone ("Как было
+    # красиво!" is 0.78 s: at 0.8 it was joined to the sentence before across a 0.6 s pause).
+    min_seconds: float = 0.5
     max_seconds: float = 12.0
     # Silero VAD: a 32 ms window is speech at this probability; a pause is at least
     # min_silence_seconds below it (shorter gaps, e.g. stop closures, are inside a word).
@@ -429,10 +430,10 @@ class DatasetConfig:
     # The detector's edges are refined on 10 ms frame energy: each moves at most edge_search_seconds
     # to where the sound starts or stops, a frame being silent when it is less than
     # edge_above_noise_db above the file's noise floor; quiet gaps shorter than edge_bridge_seconds
-    # (a stop's closure before its release) do not end the speech.
+    # (a stop's closure: "Кто" has 60 ms between its "к" burst and its "т") do not end the speech.
     edge_search_seconds: float = 0.2
     edge_above_noise_db: float = 6.0
-    edge_bridge_seconds: float = 0.05
+    edge_bridge_seconds: float = 0.08
     # Natural silence kept at each end of a clip: each edge goes to the quietest 10 ms of the pause
     # within 2 x padding_seconds of the speech (the latest/earliest frame within quiet_margin_db of it).
     padding_seconds: float = 0.1

@@ -31,22 +31,25 @@ class Cut:
 def _onset(quiet: np.ndarray, vad_start: int, floor: int, search: int, bridge: int) -> int | None:
     """The first sounding frame of the speech the detector starts at frame vad_start: from the first
     sounding frame at or after it (within search), back over sounding frames and quiet gaps shorter
-    than bridge (the aspiration after a burst), until bridge quiet frames in a row. None when no such
-    silence lies within search frames (noise or music under the speech: energy cannot tell)."""
+    than bridge (a "t" closure after a "k" burst), until bridge quiet frames in a row; floor (the end
+    of the region before) when the sound reaches it. None when sound goes on more than search frames
+    before vad_start (noise or music under the speech: energy cannot tell)."""
     ahead = np.flatnonzero(~quiet[vad_start:min(len(quiet), vad_start + search)])
     if ahead.size == 0:
         return None
     earliest = frame = vad_start + int(ahead[0])
     gap = 0
-    while frame > max(floor, vad_start - search):
+    while frame > floor:
         frame -= 1
         if not quiet[frame]:
+            if frame < vad_start - search:
+                return None
             earliest, gap = frame, 0
             continue
         gap += 1
         if gap >= bridge:
             return earliest
-    return None
+    return floor  # no pause between this region and the one before: they are one
 
 
 def _offset(quiet: np.ndarray, vad_end: int, search: int, bridge: int) -> int | None:
@@ -57,22 +60,26 @@ def _offset(quiet: np.ndarray, vad_end: int, search: int, bridge: int) -> int | 
         return None
     latest = frame = max(0, vad_end - search) + int(behind[-1])
     gap = 0
-    while frame + 1 < min(len(quiet), vad_end + search):
+    while frame + 1 < len(quiet):
         frame += 1
         if not quiet[frame]:
+            if frame >= vad_end + search:
+                return None
             latest, gap = frame, 0
             continue
         gap += 1
         if gap >= bridge:
             return latest + 1
-    return None
+    return len(quiet)
 
 
 def refine_regions(regions: list[SpeechRegion], levels_db: np.ndarray, frame_seconds: float, quiet_db: float,
-                   search_seconds: float, bridge_seconds: float, split_seconds: float) -> list[SpeechRegion]:
+                   search_seconds: float, bridge_seconds: float, split_seconds: float,
+                   min_speech_seconds: float) -> list[SpeechRegion]:
     """The detector's regions with edges moved to where the sound starts and stops (frames of
     frame_seconds quieter than quiet_db are silence), split at silences of split_seconds or more
-    inside them, and joined where they then touch.
+    inside them, joined where they then touch, and those shorter than min_speech_seconds dropped
+    (a click).
 
     Silero's 32 ms windows and its hysteresis put edges up to ~0.15 s off: onsets late on a
     voiceless "k", "ch", "sh" (it scores them low), ends late by the hysteresis. Its pauses come out
@@ -113,7 +120,7 @@ def refine_regions(regions: list[SpeechRegion], levels_db: np.ndarray, frame_sec
                 spans[-1][1] = max(spans[-1][1], piece[1])
             else:
                 spans.append(piece)
-    return [SpeechRegion(start, end) for start, end in spans]
+    return [SpeechRegion(start, end) for start, end in spans if end - start >= min_speech_seconds]
 
 
 def _group(regions: list[SpeechRegion], cut_pause_seconds: float) -> list[list[SpeechRegion]]:

@@ -197,10 +197,10 @@ class DatasetMaker:
         probabilities = self._vad.speech_probabilities(waveform, self.sample_rate)
         self.timings["vad_seconds"] += time.perf_counter() - started
         frame_seconds = SileroVad.frame_seconds
+        # Short regions too: one 32 ms window on the vowel of "Как" may be all Silero hears of a
+        # word; refined on energy it reaches the next region. Short ones are dropped after that.
         regions = speech_regions(probabilities, frame_seconds, self.settings.vad_threshold,
-                                 self.settings.min_silence_seconds, self.settings.min_silence_seconds)
-        if not regions:
-            raise AudioLoadError(path, f"no speech found in {info.seconds:.1f} s (silence or noise only)")
+                                 self.settings.min_silence_seconds, 0.0)
         # The same 32 ms grid as the detector's windows (their counts can differ by one after resampling).
         powers = frame_powers(waveform, self.sample_rate, frame_seconds, len(probabilities))
         noise_power = float(np.percentile(powers, NOISE_PERCENTILE))
@@ -211,7 +211,9 @@ class DatasetMaker:
         regions = refine_regions(regions, 10 * np.log10(np.maximum(fine_powers, 1e-12)), QUIET_FRAME_SECONDS,
                                  fine_noise_db + self.settings.edge_above_noise_db,
                                  self.settings.edge_search_seconds, self.settings.edge_bridge_seconds,
-                                 self.settings.min_silence_seconds)
+                                 self.settings.min_silence_seconds, self.settings.min_silence_seconds)
+        if not regions:
+            raise AudioLoadError(path, f"no speech found in {info.seconds:.1f} s (silence or noise only)")
         cuts = cut_utterances(regions, info.seconds, self.settings.min_seconds, self.settings.max_seconds,
                               self.settings.cut_pause_seconds, self.settings.padding_seconds)
         snap_to_quiet(cuts, fine_powers, QUIET_FRAME_SECONDS, self.settings.padding_seconds,
