@@ -103,7 +103,7 @@ def refine_regions(regions: list[SpeechRegion], levels_db: np.ndarray, frame_sec
             start, end = max(floor, region.start), region.end
         # Split at silences inside: runs of at least `split` quiet frames.
         pieces, piece_start, run = [], start, 0
-        first, last = int(round(start / frame_seconds)), int(round(end / frame_seconds))
+        first, last = int(round(start / frame_seconds)), min(len(quiet), int(round(end / frame_seconds)))
         for frame in range(first, last):
             if quiet[frame]:
                 run += 1
