@@ -38,6 +38,15 @@ def cmd_corpus_make(args) -> None:
           f"its words make {summary['running_text_coverage']:.1%} of ordinary text")
 
 
+def cmd_dataset_make(args) -> None:
+    from tacotron.data.recordings.maker import DatasetMaker
+
+    extra = [f"dataset.asr_model={args.asr_model}"] if args.asr_model else []
+    maker = DatasetMaker(args.out, args.lang, config_from_args(args, extra), transcript=args.transcript,
+                         stress=args.stress, say=lambda line: print(line, flush=True))
+    print(maker.make(args.audio).summary())
+
+
 def cmd_prepare(args) -> None:
     from tacotron.data.prepare import prepare
 
@@ -260,6 +269,24 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--speakers", type=int, default=1,
                       help="N > 1: a multi-speaker corpus, each utterance spoken by one of N eSpeak voices")
     make.set_defaults(run=cmd_corpus_make)
+
+    dataset = commands.add_parser("dataset", help="make a data set from long recordings")
+    dataset_commands = dataset.add_subparsers(dest="dataset_command", required=True)
+    dataset_make = dataset_commands.add_parser(
+        "make", help="cut recordings at pauses, transcribe, score; writes metadata.csv, wavs/, report.html "
+        "(resumable: a second run only processes new or changed files)")
+    dataset_make.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files or folders "
+                              "(wav, flac, mp3, ogg, m4a, ...)")
+    dataset_make.add_argument("--lang", choices=["en", "ru"], required=True)
+    dataset_make.add_argument("--out", required=True, help="data set folder, e.g. data/NAME")
+    dataset_make.add_argument("--transcript", help="the text that was read (UTF-8): it replaces the "
+                              "recognized text, aligned to the clips")
+    dataset_make.add_argument("--stress", action="store_true", help="Russian: add stress marks (+) with "
+                              "silero-stress")
+    dataset_make.add_argument("--asr-model", help="faster-whisper model name or CTranslate2 folder "
+                              "(default: the offline Whisper base)")
+    add_config_arguments(dataset_make)
+    dataset_make.set_defaults(run=cmd_dataset_make)
 
     prep = commands.add_parser("prepare", help="validate a data set and cache its features")
     prep.add_argument("data", help="LJSpeech folder (metadata.csv) or a path|text filelist")

@@ -418,6 +418,63 @@ class ServeConfig:
 
 
 @dataclass
+class DatasetConfig:
+    """`tacotron dataset make`: long recordings -> scored, transcribed clips (data/recordings/)."""
+
+    # Clip lengths in seconds of speech (LJSpeech's clips run 1-10 s with their silence). A part
+    # shorter than min_seconds is joined to a neighbour; 0.5 keeps a short sentence alone ("Как было
+    # красиво!" is 0.78 s: at 0.8 it was joined to the sentence before across a 0.6 s pause).
+    min_seconds: float = 0.5
+    max_seconds: float = 12.0
+    # Silero VAD: a 32 ms window is speech at this probability; a pause is at least
+    # min_silence_seconds below it (shorter gaps, e.g. stop closures, are inside a word).
+    vad_threshold: float = 0.5
+    min_silence_seconds: float = 0.1
+    # Clips are cut at every pause at least this long. eSpeak's sentence pauses measured >= 0.16 s,
+    # its comma pauses up to 0.16 s: a cut at a comma is undone by --transcript alignment.
+    cut_pause_seconds: float = 0.15
+    # The detector's edges are refined on 10 ms frame energy: each moves at most edge_search_seconds
+    # to where the sound starts or stops, a frame being silent when it is less than
+    # edge_above_noise_db above the file's noise floor; quiet gaps shorter than edge_bridge_seconds
+    # (a stop's closure: "Кто" has 60 ms between its "к" burst and its "т") do not end the speech.
+    edge_search_seconds: float = 0.2
+    edge_above_noise_db: float = 6.0
+    edge_bridge_seconds: float = 0.08
+    # Natural silence kept at each end of a clip: each edge goes to the quietest 10 ms of the pause
+    # within 2 x padding_seconds of the speech (the latest/earliest frame within quiet_margin_db of it).
+    padding_seconds: float = 0.1
+    quiet_margin_db: float = 3.0  # white noise in 10 ms frames varies by about +-0.5 dB
+    # Each file is brought to this integrated loudness (ITU-R BS.1770-4), in LUFS.
+    loudness_lufs: float = -23.0
+    # Loud sound without speech for at least this long is reported (music, noise), in seconds.
+    non_speech_min_seconds: float = 0.5
+    # A clip is kept when its quality (the lowest of its scores, each in [0, 1]) reaches this.
+    min_quality: float = 0.5
+    # Score ramps: each score is 0 at the first value and 1 at the second (linear between).
+    # Whisper's no-speech probability (music, noise and silence score high).
+    no_speech_ramp: list[float] = field(default_factory=lambda: [0.8, 0.4])
+    # Whisper's mean token probability exp(avg_logprob), used when there is no transcript.
+    confidence_ramp: list[float] = field(default_factory=lambda: [0.2, 0.5])
+    # SNR estimate in dB (speech power over the file's noise floor).
+    snr_ramp: list[float] = field(default_factory=lambda: [10.0, 25.0])
+    # |log2(characters per second / the speaker's median)|: 1 is twice or half the usual rate.
+    rate_ramp: list[float] = field(default_factory=lambda: [1.0, 0.4])
+    # Share of clipped samples (|x| >= 0.999 in the file as recorded).
+    clipping_ramp: list[float] = field(default_factory=lambda: [0.002, 0.0])
+    # With --transcript: CER of the recognition against the aligned text, minus the median CER of
+    # all clips (a weak recognizer, e.g. Whisper base on Russian eSpeak at CER 0.63, is not a fault).
+    mismatch_ramp: list[float] = field(default_factory=lambda: [0.35, 0.1])
+    # Speech recognition: "" = the offline default (Whisper base), else a faster-whisper model
+    # name or a CTranslate2 folder (--asr-model).
+    asr_model: str = ""
+    asr_threads: int = 2
+    # Whisper encodes 30 s windows whatever the input length: clips are packed into windows of up
+    # to this many seconds, with this much silence between them (words go back by their times).
+    asr_window_seconds: float = 28.0
+    asr_gap_seconds: float = 1.0
+
+
+@dataclass
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -434,6 +491,7 @@ class Config:
     tune: TuneConfig = field(default_factory=TuneConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -621,6 +679,21 @@ def validate(config: Config) -> None:
         (config.serve.timeout_seconds > 0, "serve.timeout_seconds must be > 0"),
         (config.serve.max_chars >= 1, "serve.max_chars must be >= 1"),
         (config.serve.kept_reports >= 1, "serve.kept_reports must be >= 1"),
+        (0 < config.dataset.min_seconds < config.dataset.max_seconds,
+         "dataset.min_seconds must be > 0 and below dataset.max_seconds"),
+        (0 < config.dataset.vad_threshold < 1, "dataset.vad_threshold must be in (0, 1)"),
+        (config.dataset.cut_pause_seconds >= config.dataset.min_silence_seconds > 0,
+         "dataset.cut_pause_seconds must be >= dataset.min_silence_seconds > 0"),
+        (all(len(ramp) == 2 and ramp[0] != ramp[1] for ramp in (
+            config.dataset.no_speech_ramp, config.dataset.confidence_ramp, config.dataset.snr_ramp, config.dataset.rate_ramp,
+            config.dataset.clipping_ramp, config.dataset.mismatch_ramp)),
+         "dataset.*_ramp must be two different numbers: [value scored 0, value scored 1]"),
+        (config.dataset.edge_search_seconds >= 0 and config.dataset.edge_above_noise_db > 0
+         and config.dataset.edge_bridge_seconds > 0,
+         "dataset.edge_search_seconds must be >= 0, edge_above_noise_db and edge_bridge_seconds > 0"),
+        (config.dataset.asr_threads >= 1, "dataset.asr_threads must be >= 1"),
+        (0 < config.dataset.max_seconds <= config.dataset.asr_window_seconds <= 30,
+         "dataset.asr_window_seconds must be in [dataset.max_seconds, 30] (Whisper's window)"),
     ]
     for ok, message in checks:
         if not ok:

@@ -43,7 +43,8 @@ def load_audio(path: str | Path, target_sample_rate: int) -> tuple[np.ndarray, A
     try:
         samples, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, OSError) as error:  # soundfile.LibsndfileError is a RuntimeError
-        raise AudioLoadError(path, f"unreadable audio: {error}") from None
+        # libsndfile reads no mp4/m4a (and no mp3 before 1.1); FFmpeg, through PyAV, reads them.
+        samples, sample_rate = _decode_with_pyav(path, error)
     num_samples, channels = samples.shape
     clipped = np.count_nonzero(np.abs(samples) >= CLIP_LEVEL)
     info = AudioFileInfo(
@@ -56,6 +57,35 @@ def load_audio(path: str | Path, target_sample_rate: int) -> tuple[np.ndarray, A
     if sample_rate != target_sample_rate and num_samples > 0:
         waveform = soxr.resample(waveform, sample_rate, target_sample_rate, quality="HQ")
     return np.ascontiguousarray(waveform, dtype=np.float32), info
+
+
+def _decode_with_pyav(path: Path, soundfile_error: Exception) -> tuple[np.ndarray, int]:
+    """[samples, channels] float32 and the sample rate of the first audio stream, decoded by FFmpeg."""
+    try:
+        import av
+    except ImportError:
+        raise AudioLoadError(path, f"unreadable audio: {soundfile_error} (install PyAV to read more formats)") from None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise AudioLoadError(path, "unreadable audio: not an audio file (it has no audio stream)")
+            stream = container.streams.audio[0]
+            channels = stream.codec_context.channels or 1
+            # Planar float output of every frame, one row per channel.
+            resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=stream.rate)
+            chunks = [array for frame in container.decode(stream)
+                      for resampled in resampler.resample(frame) for array in [resampled.to_ndarray()]]
+            sample_rate = stream.rate
+    except AudioLoadError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as error:
+        # One message for prepare and dataset make; FFmpeg's strerror, without the path said twice.
+        reason = getattr(error, "strerror", None) or error
+        raise AudioLoadError(path, f"unreadable audio: not an audio file (neither libsndfile nor FFmpeg "
+                                   f"can decode it: {reason})") from None
+    if not chunks:
+        return np.zeros((0, channels), dtype=np.float32), sample_rate
+    return np.ascontiguousarray(np.concatenate(chunks, axis=1).T, dtype=np.float32), sample_rate
 
 
 def save_wav(path: str | Path, waveform: np.ndarray, sample_rate: int) -> None:
