@@ -87,7 +87,9 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="the small data set to fine-tune on")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--val-every", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2)
+    # 1 on a shared 2-core machine: two threads per process oversubscribe it (measured ~17 s a step
+    # with 2 threads beside other jobs).
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--variants", nargs="+", default=["scratch", "fine_tune"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
