@@ -6,14 +6,15 @@ diagonality >= 0.9 ("not reached" when it never got there), its validation mel L
 validation (so the variants compare at equal steps) and at the end. Each run is validated once
 before its first step too (step 0), so a warm start shows where it begins.
 
-    tacotron corpus make --lang ru --out data/ru60 --count 60   # or 60 lines of a larger corpus
+    head -60 data/new-ru/metadata.csv > data/ru60/metadata.csv   # + their wavs/ (or corpus make --count 60)
     python benchmarks/transfer.py --source runs/en/checkpoints/step_0002000.pt --data data/ru60 \\
-        --steps 400 --variants scratch fine_tune fine_tune_freeze_encoder fine_tune_low_lr
+        --steps 300 --val-every 25 --variants scratch fine_tune fine_tune_low_lr \\
+        fine_tune_freeze_encoder fine_tune_freeze_decoder
 
 Variants: `scratch` (random weights), `fine_tune` (train.init_from=SOURCE, the default settings),
-`fine_tune_freeze_*` (modules frozen for the first 100 steps), `fine_tune_low_lr` (the learning
-rate a quarter of the preset's). A step budget, not a time budget, makes the comparison fair on a
-shared, noisy machine.
+`fine_tune_freeze_encoder` / `_decoder` (embedding and encoder, or decoder and postnet, frozen for
+the first 100 steps), `fine_tune_low_lr` (the learning rate a quarter of the preset's). A step
+budget, not a time budget, makes the comparison fair on a shared, noisy machine.
 """
 
 from __future__ import annotations
