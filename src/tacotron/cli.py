@@ -58,6 +58,7 @@ def cmd_prepare(args) -> None:
 def cmd_train(args) -> None:
     import torch.distributed as dist
 
+    from tacotron.config import set_value
     from tacotron.data.prepare import load_prepared, prepare
     from tacotron.evaluation.callback import evaluation_callbacks
     from tacotron.monitoring.sinks import build_callbacks
@@ -65,6 +66,10 @@ def cmd_train(args) -> None:
     from tacotron.training.trainer import Trainer
 
     config = config_from_args(args)
+    if args.init_from:  # flags over the config file: train.init_from / train.init_ignore
+        set_value(config, "train.init_from", str(Path(args.init_from).resolve()))
+    if args.init_ignore:
+        set_value(config, "train.init_ignore", args.init_ignore)
     rank, world_size, _ = distributed_context()
     # Sinks live on rank 0; the evaluation goes first so that they log its figures.
     callbacks = [*evaluation_callbacks(config, args.data), *build_callbacks(config)] if rank == 0 else []
@@ -297,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train (resumes from the newest checkpoint)")
     train.add_argument("--data", required=True)
     train.add_argument("--out", required=True, help="run folder, e.g. runs/NAME")
+    train.add_argument("--init-from", metavar="SOURCE",
+                       help="start a new run from these weights: a run folder or checkpoint, or "
+                            "NVIDIA's tacotron2_statedict.pt (train.init_from)")
+    train.add_argument("--init-ignore", metavar="PATTERN", action="append",
+                       help="a layer to leave freshly initialised, e.g. decoder.mel_projection "
+                            "(a glob; repeat the flag for more; train.init_ignore)")
     add_config_arguments(train)
     train.set_defaults(run=cmd_train)
 

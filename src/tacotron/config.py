@@ -157,6 +157,17 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     num_threads: int = 0  # CPU threads for torch; 0 = all cores
     num_workers: int = 2  # DataLoader workers
+    # Warm start (training/warm_start.py): a new run's first weights from a run folder or
+    # checkpoint of this project, or NVIDIA's tacotron2_statedict.pt. "": random. A resumed run
+    # continues from its own checkpoint instead.
+    init_from: str = ""
+    # Layers left at their fresh initialisation: globs on parameter or module names, e.g.
+    # decoder.mel_projection (needed when a layer's shape differs from the source's).
+    init_ignore: list[str] = field(default_factory=list)
+    # Modules not updated for the first freeze_steps steps (embedding, encoder, decoder,
+    # decoder.attention, postnet, ...); 0 steps: the whole run.
+    freeze: list[str] = field(default_factory=list)
+    freeze_steps: int = 0
 
 
 @dataclass
@@ -606,6 +617,7 @@ def validate(config: Config) -> None:
         (config.model.encoder_dim % 2 == 0, "model.encoder_dim must be even (two LSTM directions)"),
         (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (config.train.grad_accumulation_steps >= 1, "train.grad_accumulation_steps must be >= 1"),
+        (config.train.freeze_steps >= 0, "train.freeze_steps must be >= 0 (0: the whole run)"),
         (config.train.amp in ("auto", "off", "bf16", "fp16"), "train.amp must be auto, off, bf16 or fp16"),
         (config.audio.fmax <= config.audio.sample_rate / 2, "audio.fmax must be <= sample_rate / 2"),
         (config.audio.win_length <= config.audio.n_fft, "audio.win_length must be <= audio.n_fft"),

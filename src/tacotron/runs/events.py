@@ -6,6 +6,8 @@ JSON object a line, so `tacotron status` can read it while training runs) and ha
 callback's `on_event`, which is how TensorBoard, MLflow and Telegram sinks receive it.
 
 Kinds and their fields:
+    warm_start   source, layout, symbols_copied, symbols_total, counts by status, layers (the
+                 table of training/warm_start.py: layer, status, shape, detail); a new run only
     train_start  device, parameters, resumed_from, data, train_utterances, batch_size (per
                  process), processes, global_batch_size, max_steps, max_minutes
     validation   the validation metrics of this step

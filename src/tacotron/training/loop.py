@@ -161,8 +161,8 @@ class RunLoop:
         self.requested_stop = ""  # set by request_stop(): a callback's reason to end the run
         self.saved_step = -1
         self.task = task
+        self.view = RunView(self)  # what callbacks get (before build: a task may emit events)
         task.build(self)
-        self.view = RunView(self)  # what callbacks get
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from tacotron.training.controller import Action, Controller
 from tacotron.training.loop import (STOP_REASONS, RunLoop, autocast_dtype,  # noqa: F401
                                     distributed_context, resolve_device)
 from tacotron.training.schedules import PHASES, Controls, StepSchedule, step_schedule
+from tacotron.training.warm_start import drop_frozen_gradients, frozen_parameters, warm_start
 
 
 def learning_rate_at(step: int, config: TrainConfig) -> float:
@@ -105,6 +107,13 @@ class TacotronTask:
                             "(a fourth metadata.csv column, or SPEAKER/UTTERANCE.wav folders)")
         self.model = Tacotron2(config.model, len(self.frontend.symbols), config.audio.n_mels,
                                len(self.speakers)).to(self.device)
+        if train.init_from and not ckpt.step_checkpoints(loop.run_dir):  # a new run only
+            report = warm_start(self.model, self.frontend.symbols, train.init_from,
+                                train.init_ignore)
+            if loop.is_main and loop.progress:
+                print(report.table(), file=sys.stderr)
+            loop.emit("warm_start", **report.event_fields())
+        self.frozen = frozen_parameters(self.model, train.freeze)
         self.ddp_model = self.model
         if loop.world_size > 1:
             self.ddp_model = torch.nn.parallel.DistributedDataParallel(
@@ -218,6 +227,7 @@ class TacotronTask:
             summed = torch.tensor(list(totals.values()), dtype=torch.float64, device=self.device)
             dist.all_reduce(summed)
             totals = dict(zip(totals, (summed / self.loop.world_size).tolist()))
+        drop_frozen_gradients(self.frozen, self.step, train.freeze_steps)
         scaler.unscale_(self.optimizer)
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(),
                                                          train.grad_clip_norm))

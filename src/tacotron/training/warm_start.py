@@ -1,0 +1,232 @@
+"""Warm start: a new run's first weights from a trained Tacotron 2 (`train.init_from`,
+`tacotron train --init-from SOURCE`), and freezing modules for the first steps (`train.freeze`).
+
+SOURCE is a run folder or checkpoint of this project (read by `runs.acoustic.load_acoustic`), or a
+Tacotron 2 checkpoint in NVIDIA's published layout (`tacotron2_statedict.pt`: {"state_dict": ...}
+with the module names of github.com/NVIDIA/tacotron2 model.py, r = 1, its 148-symbol English set).
+NVIDIA's names are renamed to ours (`NVIDIA_RENAMES`); then every tensor of this model is:
+
+    kept            copied from the source (same name, same shape)
+    rows copied     the symbol embedding: rows of the symbols both symbol sets hold are copied,
+                    the others keep their fresh initialisation
+    re-initialised  not in the source, or matched by `train.init_ignore`
+and every source tensor this model has no place for is `ignored`. A tensor whose shape differs is a
+UserError naming the layer and both shapes. The per-layer table is printed and written as one
+`warm_start` event. A resumed run loads its own checkpoint instead (the table is not repeated).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tacotron.errors import UserError
+from tacotron.runs import checkpoint as ckpt
+from tacotron.runs.acoustic import load_acoustic
+
+EMBEDDING = "embedding.weight"
+
+# NVIDIA's text/symbols.py (keithito/tacotron): pad, special, punctuation, letters, then the 84
+# ARPAbet symbols of text/cmudict.py prefixed with '@'.
+_NVIDIA_ARPABET = (
+    "AA AA0 AA1 AA2 AE AE0 AE1 AE2 AH AH0 AH1 AH2 AO AO0 AO1 AO2 AW AW0 AW1 AW2 AY AY0 AY1 AY2 "
+    "B CH D DH EH EH0 EH1 EH2 ER ER0 ER1 ER2 EY EY0 EY1 EY2 F G HH IH IH0 IH1 IH2 IY IY0 IY1 "
+    "IY2 JH K L M N NG OW OW0 OW1 OW2 OY OY0 OY1 OY2 P R S SH T TH UH UH0 UH1 UH2 UW UW0 UW1 "
+    "UW2 V W Y Z ZH").split()
+NVIDIA_SYMBOLS = ("_", "-", *"!'(),.:;? ",
+                  *"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                  *("@" + s for s in _NVIDIA_ARPABET))
+
+# NVIDIA's module names -> ours (their LinearNorm/ConvNorm wrap the layer as .linear_layer/.conv;
+# the attention's location layer is a module of its own there).
+NVIDIA_RENAMES = [
+    (r"^(encoder|postnet)\.convolutions\.(\d+)\.0\.conv\.", r"\1.convolutions.\2.0."),
+    (r"^decoder\.prenet\.layers\.(\d+)\.linear_layer\.", r"decoder.prenet.layers.\1."),
+    (r"^decoder\.attention_layer\.(query_layer|memory_layer|v)\.linear_layer\.",
+     r"decoder.attention.\1."),
+    (r"^decoder\.attention_layer\.location_layer\.location_conv\.conv\.",
+     "decoder.attention.location_conv."),
+    (r"^decoder\.attention_layer\.location_layer\.location_dense\.linear_layer\.",
+     "decoder.attention.location_layer."),
+    (r"^decoder\.linear_projection\.linear_layer\.", "decoder.mel_projection."),
+    (r"^decoder\.gate_layer\.linear_layer\.", "decoder.gate_projection."),
+    (r"^postnet\.convolutions\.", "postnet.layers."),
+]
+
+
+def nvidia_to_ours(name: str) -> str:
+    for pattern, replacement in NVIDIA_RENAMES:
+        name = re.sub(pattern, replacement, name)
+    return name
+
+
+@dataclass
+class SourceWeights:
+    """A warm-start source: its tensors under this project's names, and its symbol set."""
+
+    path: Path
+    layout: str  # "tacotron" (this project) | "nvidia"
+    tensors: dict[str, torch.Tensor]
+    symbols: list[str]
+    names: dict[str, str]  # our name -> the name in the file
+
+
+def is_nvidia_layout(state: Any) -> bool:
+    return isinstance(state, dict) and isinstance(state.get("state_dict"), dict) \
+        and "model" not in state
+
+
+def read_source(source: str | Path) -> SourceWeights:
+    """A run folder or checkpoint of this project, or an NVIDIA-layout `tacotron2_statedict.pt`."""
+    path = ckpt.resolve_checkpoint(source)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a truncated or foreign file is the user's to fix
+        raise UserError(f"--init-from {path}: not a readable checkpoint ({error})") from None
+    if is_nvidia_layout(state):
+        tensors = {nvidia_to_ours(name): tensor for name, tensor in state["state_dict"].items()}
+        names = {nvidia_to_ours(name): name for name in state["state_dict"]}
+        return SourceWeights(path, "nvidia", tensors, list(NVIDIA_SYMBOLS), names)
+    acoustic = load_acoustic(path, if_vocoder="--init-from needs a Tacotron 2 checkpoint")
+    tensors = acoustic.model.state_dict()
+    return SourceWeights(path, "tacotron", tensors, list(acoustic.frontend.symbols),
+                         {name: name for name in tensors})
+
+
+@dataclass
+class WarmStartReport:
+    source: str
+    layout: str
+    rows: list[dict[str, str]] = field(default_factory=list)  # layer, status, shape, detail
+    symbols_copied: int = 0
+    symbols_total: int = 0
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        return counts
+
+    def table(self) -> str:
+        """The one table of what happened to every layer (printed at the start of the run)."""
+        header = {"layer": "layer", "status": "status", "shape": "shape", "detail": "detail"}
+        widths = {key: max(len(row[key]) for row in [header, *self.rows]) for key in header}
+        lines = [f"warm start from {self.source} ({self.layout} layout): "
+                 f"{self.symbols_copied} of {self.symbols_total} symbol embeddings copied"]
+        for row in [header, *self.rows]:
+            lines.append("  ".join(row[key].ljust(widths[key]) for key in header).rstrip())
+        return "\n".join(lines)
+
+    def event_fields(self) -> dict[str, Any]:
+        return {"source": self.source, "layout": self.layout, "symbols_copied": self.symbols_copied,
+                "symbols_total": self.symbols_total, **self.counts(), "layers": self.rows}
+
+
+def ignored_by(name: str, patterns: list[str]) -> str | None:
+    """The first `train.init_ignore` pattern matching tensor `name`: a glob on the name or on the
+    module above it (`decoder.mel_projection` matches `decoder.mel_projection.weight`)."""
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern + ".*"):
+            return pattern
+    return None
+
+
+def _layer(name: str) -> str:
+    return name.rsplit(".", 1)[0]
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return "x".join(str(size) for size in tensor.shape) or "scalar"
+
+
+def warm_start(model: nn.Module, symbols: list[str] | tuple[str, ...], source: str | Path,
+               ignore: list[str] | None = None) -> WarmStartReport:
+    """Copy `source`'s weights into `model` (whose symbol set is `symbols`) by name and shape;
+    returns the per-layer report. Shapes that cannot fit: UserError naming layer and shapes."""
+    weights = read_source(source)
+    ignore = list(ignore or [])
+    target = model.state_dict()
+    mismatched = [
+        f"{weights.names[name]} {tuple(weights.tensors[name].shape)} in the checkpoint, "
+        f"{name} {tuple(tensor.shape)} in this model"
+        for name, tensor in target.items()
+        if name in weights.tensors and not ignored_by(name, ignore)
+        and (weights.tensors[name].shape[1:] if name == EMBEDDING else weights.tensors[name].shape)
+        != (tensor.shape[1:] if name == EMBEDDING else tensor.shape)]
+    if mismatched:
+        raise UserError(f"--init-from {weights.path}: shapes that cannot fit (a model config "
+                        f"that differs; leave such layers out with --init-ignore LAYER): "
+                        + "; ".join(mismatched))
+    report = WarmStartReport(str(weights.path), weights.layout, symbols_total=len(symbols))
+    per_layer: dict[str, dict[str, str]] = {}
+    new_state = {}
+    for name, tensor in target.items():
+        pattern = ignored_by(name, ignore)
+        if pattern is not None:
+            status, detail = "re-initialised", f"--init-ignore {pattern}"
+        elif name not in weights.tensors:
+            status, detail = "re-initialised", "not in the source"
+        elif name == EMBEDDING:
+            copied = copy_symbol_rows(tensor, weights.tensors[name], list(symbols), weights.symbols)
+            new_state[name] = copied[0]
+            report.symbols_copied = copied[1]
+            status, detail = "rows copied", f"{copied[1]}/{len(symbols)} symbols shared"
+        else:
+            new_state[name] = weights.tensors[name]
+            status, detail = "kept", ""
+        row = per_layer.setdefault(_layer(name), {"layer": _layer(name), "status": status,
+                                                  "shape": _shape(tensor), "detail": detail})
+        if row["status"] != status:  # tensors of one layer fare differently: say so
+            row["status"], row["detail"] = "partly kept", f"{row['detail']} {detail}".strip()
+    for name in weights.tensors:
+        if name not in target:
+            layer = "source: " + _layer(weights.names[name])
+            per_layer.setdefault(layer, {"layer": layer, "status": "ignored",
+                                         "shape": _shape(weights.tensors[name]),
+                                         "detail": "no such layer in this model"})
+    model.load_state_dict(new_state, strict=False)
+    report.rows = list(per_layer.values())
+    return report
+
+
+def copy_symbol_rows(fresh: torch.Tensor, trained: torch.Tensor, symbols: list[str],
+                     source_symbols: list[str]) -> tuple[torch.Tensor, int]:
+    """The embedding for `symbols`: the trained row of every symbol the source set also holds
+    (the same character or name), the fresh row of the others; and how many were copied."""
+    rows = fresh.clone()
+    source_index = {symbol: index for index, symbol in enumerate(source_symbols)}
+    copied = 0
+    for index, symbol in enumerate(symbols):
+        if symbol in source_index:
+            rows[index] = trained[source_index[symbol]]
+            copied += 1
+    return rows, copied
+
+
+# ------------------------------------------------------------------ freezing
+def frozen_parameters(model: nn.Module, modules: list[str]) -> list[nn.Parameter]:
+    """The parameters of the `train.freeze` modules (names of model submodules: embedding,
+    encoder, decoder, decoder.attention, postnet, ...); an unknown name is a UserError."""
+    known = dict(model.named_modules())
+    unknown = [name for name in modules if name not in known or not name]
+    if unknown:
+        choices = ", ".join(name for name, _ in model.named_children())
+        raise UserError(f"train.freeze: no module {', '.join(unknown)} in the model "
+                        f"(modules: {choices}, or a dotted submodule such as decoder.attention)")
+    return [p for name in modules for p in known[name].parameters()]
+
+
+def drop_frozen_gradients(parameters: list[nn.Parameter], step: int, freeze_steps: int) -> None:
+    """Before the optimizer step: frozen parameters lose their gradient, so Adam leaves them (and
+    their moments) untouched. Gradients are still computed (the same under DDP); `freeze_steps`
+    0 freezes for the whole run."""
+    if freeze_steps and step >= freeze_steps:
+        return
+    for parameter in parameters:
+        parameter.grad = None
