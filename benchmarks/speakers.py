@@ -3,7 +3,7 @@
 Tacotron 2 with a speaker table (model.speaker_dim) for a step budget, then speaks each held-out
 sentence as each speaker and prints one JSON line: per speaker the mean F0 (librosa.pyin,
 tacotron.audio.pitch.mean_f0) of eSpeak's own rendering of those sentences by that voice (the
-source), of the model's (Griffin-Lim), and their relative error |synth - source| / source; and a
+source), of the model's (--vocoder), and their relative error |synth - source| / source; and a
 speaker swap: the same sentences by the lowest and the highest voice (F0 ratio per sentence).
 
     flock /tmp/cpu.lock python benchmarks/speakers.py --out /tmp/speakers --steps 1500 [--minutes 25]
@@ -39,10 +39,10 @@ def relative_error(synthesized: float, source: float) -> float:
     return abs(synthesized - source) / source
 
 
-def measure(run_dir: Path, corpus: Path, count: int) -> tuple[dict, dict, int]:
+def measure(run_dir: Path, corpus: Path, count: int, vocoder: str) -> tuple[dict, dict, int]:
     """Per-speaker source and synthesized mean F0 over the first `count` held-out sentences, and the
     swap of the lowest and the highest voice on the same sentences."""
-    synthesizer = Synthesizer.from_checkpoint(run_dir, vocoder="griffin-lim")
+    synthesizer = Synthesizer.from_checkpoint(run_dir, vocoder=vocoder)
     sentences = [s for s in read_test_sentences(corpus)][: count]
     source_f0: dict[str, list[float]] = {name: [] for name in synthesizer.speakers}
     synth_f0: dict[str, list[float]] = {name: [] for name in synthesizer.speakers}
@@ -76,6 +76,9 @@ def main() -> None:
                         help="training time budget (train.max_minutes); 0: none, the step budget only")
     parser.add_argument("--sentences", type=int, default=8, help="held-out sentences per speaker")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--vocoder", default="default",
+                        help="what speaks the model's mels (inference/vocoder.py names; default: the "
+                             "universal HiFi-GAN when installed, else griffin-lim)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -91,10 +94,10 @@ def main() -> None:
     metrics = trainer.fit()
     train_seconds = time.monotonic() - started
 
-    speakers, swap, sentences = measure(run_dir, corpus, args.sentences)
+    speakers, swap, sentences = measure(run_dir, corpus, args.sentences, args.vocoder)
     print(json.dumps({
         "benchmark": "speakers", "corpus_utterances": args.count, "speaker_dim": SPEAKER_DIM,
-        "steps": trainer.step, "train_seconds": round(train_seconds, 1),
+        "steps": trainer.step, "vocoder": args.vocoder, "train_seconds": round(train_seconds, 1),
         "val_mel_l1": round(metrics.get("mel_l1", float("nan")), 4),
         "val_diagonality": round(metrics.get("diagonality", float("nan")), 4),
         "sentences_per_speaker": sentences, "speakers": speakers,
