@@ -3,7 +3,9 @@
 Tacotron 2 with a speaker table (model.speaker_dim) for a step budget, then speaks each held-out
 sentence as each speaker and prints one JSON line: per speaker the mean F0 (librosa.pyin,
 tacotron.audio.pitch.mean_f0) of eSpeak's own rendering of those sentences by that voice (the
-source), of the model's (--vocoder), and their relative error |synth - source| / source; and a
+source), of the model's (--vocoder), and their relative error |synth - source| / source; the
+same against the source's own mel spoken by that vocoder (source_vocoded: separates the acoustic
+model from what the vocoder and pYIN do to a voice); and a
 speaker swap: the same sentences by the lowest and the highest voice (F0 ratio per sentence).
 
     flock /tmp/cpu.lock python benchmarks/speakers.py --out /tmp/speakers --steps 1500 [--minutes 25]
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tacotron.audio.mel import MelSpectrogram
 from tacotron.audio.pitch import mean_f0
 from tacotron.config import load_config
 from tacotron.data.corpus import _speakable, make_corpus, read_test_sentences, speaker_voice
@@ -45,18 +48,28 @@ def measure(run_dir: Path, corpus: Path, count: int, vocoder: str) -> tuple[dict
     synthesizer = Synthesizer.from_checkpoint(run_dir, vocoder=vocoder)
     sentences = [s for s in read_test_sentences(corpus)][: count]
     source_f0: dict[str, list[float]] = {name: [] for name in synthesizer.speakers}
+    vocoded_f0: dict[str, list[float]] = {name: [] for name in synthesizer.speakers}
     synth_f0: dict[str, list[float]] = {name: [] for name in synthesizer.speakers}
+    mel_of = MelSpectrogram(synthesizer.config.audio)
     for name in synthesizer.speakers:
         voice = speaker_voice("en", name)
         for sentence in sentences:
-            source_f0[name].append(mean_f0(voice.synthesize(_speakable(sentence.normalized)), voice.sample_rate))
+            source = voice.synthesize(_speakable(sentence.normalized))
+            source_f0[name].append(mean_f0(source, voice.sample_rate))
+            # The source's own mel through the same vocoder: what the vocoder and pYIN make of the
+            # speaker's true pitch (a vocoder can lose a low voice, pYIN can jump an octave).
+            vocoded = synthesizer.vocoder(mel_of(torch.from_numpy(source)).numpy())
+            vocoded_f0[name].append(mean_f0(vocoded, synthesizer.sample_rate))
             waveform, sample_rate = synthesizer.tts(sentence.text, speaker=name)
             synth_f0[name].append(mean_f0(waveform, sample_rate))
     speakers = {}
     for name in synthesizer.speakers:
         source, synthesized = float(np.nanmean(source_f0[name])), float(np.nanmean(synth_f0[name]))
+        vocoded = float(np.nanmean(vocoded_f0[name]))
         speakers[name] = {"source_f0_hz": round(source, 1), "synth_f0_hz": round(synthesized, 1),
-                          "relative_error": round(relative_error(synthesized, source), 4)}
+                          "relative_error": round(relative_error(synthesized, source), 4),
+                          "source_vocoded_f0_hz": round(vocoded, 1),
+                          "relative_error_vocoded": round(relative_error(synthesized, vocoded), 4)}
     low = min(speakers, key=lambda name: speakers[name]["source_f0_hz"])
     high = max(speakers, key=lambda name: speakers[name]["source_f0_hz"])
     # The same sentences by the lowest and the highest voice: F0 ratio high / low per sentence.
