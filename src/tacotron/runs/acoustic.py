@@ -30,12 +30,13 @@ class AcousticCheckpoint:
 
 def load_acoustic(checkpoint: str | Path, device: str | torch.device = "cpu",
                   overrides: list[str] | None = None,
-                  if_vocoder: str = "pass a Tacotron 2 checkpoint") -> AcousticCheckpoint:
+                  if_vocoder: str = "pass a Tacotron 2 checkpoint", state: Any = None) -> AcousticCheckpoint:
     """Load a Tacotron 2 checkpoint file, or a run folder (its best, else newest, checkpoint).
     `overrides` (`section.key=value`) change settings that do not change the weights (inference,
-    postprocess); `if_vocoder` ends the error when the file is a vocoder checkpoint."""
+    postprocess); `if_vocoder` ends the error when the file is a vocoder checkpoint; `state`: the
+    file's contents when the caller has read them (`runs.checkpoint.read_torch_file`)."""
     path = ckpt.resolve_checkpoint(checkpoint)
-    state = ckpt.load_checkpoint(path, map_location=device)
+    state = ckpt.load_checkpoint(path, map_location=device, state=state)
     if state.get("task") == ckpt.VOCODER_TASK:
         raise UserError(f"{path} is a vocoder checkpoint: {if_vocoder}")
     config = config_from_dict(state["config"], overrides)

@@ -36,14 +36,22 @@ def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def load_checkpoint(path: Path, map_location="cpu") -> dict[str, Any]:
+def read_torch_file(path: Path, map_location="cpu") -> Any:
+    """Whatever torch saved in `path` (this project's checkpoint or another's, e.g. NVIDIA's)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
+        return torch.load(path, map_location=map_location, weights_only=False)
     except Exception as error:  # a truncated or foreign file is the user's to fix
         raise UserError(f"{path}: not a readable tacotron checkpoint ({error})") from None
+
+
+def load_checkpoint(path: Path, map_location="cpu", state: Any = None) -> dict[str, Any]:
+    """This project's checkpoint at `path`; `state`: its contents when the caller has read them."""
+    path = Path(path)
+    if state is None:
+        state = read_torch_file(path, map_location)
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise UserError(f"{path}: not a tacotron checkpoint (no model/config inside)")
     text = state["config"].get("text")

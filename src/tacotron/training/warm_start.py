@@ -85,15 +85,12 @@ def is_nvidia_layout(state: Any) -> bool:
 def read_source(source: str | Path) -> SourceWeights:
     """A run folder or checkpoint of this project, or an NVIDIA-layout `tacotron2_statedict.pt`."""
     path = ckpt.resolve_checkpoint(source)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # a truncated or foreign file is the user's to fix
-        raise UserError(f"--init-from {path}: not a readable checkpoint ({error})") from None
+    state = ckpt.read_torch_file(path)  # read once: NVIDIA's layout, or handed to load_acoustic
     if is_nvidia_layout(state):
         tensors = {nvidia_to_ours(name): tensor for name, tensor in state["state_dict"].items()}
         names = {nvidia_to_ours(name): name for name in state["state_dict"]}
         return SourceWeights(path, "nvidia", tensors, list(NVIDIA_SYMBOLS), names)
-    acoustic = load_acoustic(path, if_vocoder="--init-from needs a Tacotron 2 checkpoint")
+    acoustic = load_acoustic(path, if_vocoder="--init-from needs a Tacotron 2 checkpoint", state=state)
     tensors = acoustic.model.state_dict()
     return SourceWeights(path, "tacotron", tensors, list(acoustic.frontend.symbols),
                          {name: name for name in tensors})
