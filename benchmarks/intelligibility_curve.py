@@ -40,6 +40,7 @@ from tacotron.config import load_config
 from tacotron.data.prepare import prepare
 from tacotron.evaluation.report import evaluate_checkpoint
 from tacotron.monitoring.sinks import build_callbacks
+from tacotron.runs import checkpoint as ckpt
 from tacotron.training.trainer import Callback, Trainer
 
 
@@ -66,7 +67,7 @@ class KeepAtMarks(Callback):
 
 
 def step_mark_path(variant_dir: Path, step: int) -> Path:
-    return variant_dir / "run" / "checkpoints" / f"step_{step:07d}.pt"
+    return ckpt.step_checkpoint_path(variant_dir / "run", step)
 
 
 def train_variant(name: str, language: str, data: Path, overrides: list[str], marks: list[float],

@@ -26,6 +26,11 @@ def checkpoint_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints"
 
 
+def step_checkpoint_path(run_dir: Path, step: int) -> Path:
+    """Where a run's checkpoint of `step` is written (STEP_PATTERN reads the step back)."""
+    return checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
+
+
 def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     """(step, path) of every step checkpoint of a run, oldest first."""
     found = []

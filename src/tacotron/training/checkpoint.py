@@ -9,12 +9,11 @@ from typing import Any
 import torch
 
 from tacotron.files import atomic_write, atomic_write_text
-from tacotron.runs.checkpoint import checkpoint_dir, step_checkpoints
+from tacotron.runs.checkpoint import checkpoint_dir, step_checkpoint_path, step_checkpoints
 
 
 def save_checkpoint(run_dir: Path, state: dict[str, Any], config_yaml: str, keep_last: int) -> Path:
-    step = state["step"]
-    path = checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
+    path = step_checkpoint_path(run_dir, state["step"])
     atomic_write(path, lambda handle: torch.save(state, handle))
     atomic_write_text(path.with_suffix(".yaml"), config_yaml)
     for _, old in step_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
