@@ -54,25 +54,13 @@ FRAMES_PER_SYMBOL = 6  # the untrained voice's length cap: about a trained voice
 
 
 def build_voice(folder: Path) -> Path:
-    import torch
-
     from tacotron.config import load_config
-    from tacotron.model.tacotron2 import Tacotron2
-    from tacotron.text import get_frontend
-    from tacotron.training import checkpoint as ckpt
+    from tacotron.training.checkpoint import save_untrained_voice
 
     config = load_config("cpu-tiny", overrides=["text.language=en", "text.input=characters",
                                                 "inference.max_retries=0",
                                                 f"inference.max_frames_per_symbol={FRAMES_PER_SYMBOL}"])
-    frontend = get_frontend("en", "characters")
-    torch.manual_seed(0)
-    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
-    with torch.no_grad():
-        model.decoder.gate_projection.weight.zero_()
-        model.decoder.gate_projection.bias.fill_(-10.0)
-    state = {"model": model.state_dict(), "config": config.to_dict(),
-             "symbols": list(frontend.symbols), "step": 0}
-    ckpt.save_checkpoint(folder, state, config.to_yaml(), keep_last=1)
+    save_untrained_voice(folder, config)
     return folder
 
 

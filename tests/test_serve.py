@@ -21,12 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-import torch
 
 from tacotron.config import ServeConfig, load_config
-from tacotron.model.tacotron2 import Tacotron2
-from tacotron.text import get_frontend
-from tacotron.training import checkpoint as ckpt
+from tacotron.training.checkpoint import save_untrained_voice
 
 pytestmark = pytest.mark.slow
 
@@ -46,19 +43,11 @@ SAMPLE_RATE = 22050
 
 
 def build_checkpoint(folder: Path, overrides: list[str]) -> Path:
-    """An untrained Tacotron 2 saved as `tacotron train` saves it; its gate never fires, so each
+    """An untrained voice (training/checkpoint.save_untrained_voice): its gate never fires, so each
     segment is as long as inference.max_frames_per_symbol allows (a length the tests can rely on)."""
     config = load_config("cpu-tiny", overrides=[*TINY, "text.language=en", "text.input=characters",
                                                 *overrides])
-    frontend = get_frontend("en", "characters")
-    torch.manual_seed(0)
-    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
-    with torch.no_grad():
-        model.decoder.gate_projection.weight.zero_()
-        model.decoder.gate_projection.bias.fill_(-10.0)
-    state = {"model": model.state_dict(), "config": config.to_dict(),
-             "symbols": list(frontend.symbols), "step": 42}
-    ckpt.save_checkpoint(folder, state, config.to_yaml(), keep_last=1)
+    save_untrained_voice(folder, config, step=42)
     return folder
 
 

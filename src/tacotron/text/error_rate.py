@@ -6,6 +6,7 @@ Both sides are normalized the same way first (normalize_for_scoring), so that "1
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,11 +17,17 @@ from tacotron.text import get_frontend
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
+@functools.cache
+def _scoring_frontend(language: str):
+    """One character frontend per language for scoring (a WER over many sentences reuses it)."""
+    return get_frontend(language, "characters")
+
+
 def normalize_for_scoring(text: str, language: str) -> str:
     """Text as space-separated lowercase words: numbers, signs and abbreviations written out as the
     language's frontend speaks them, punctuation and stress marks ("+") dropped, hyphens split words,
     ё read as е (Russian writing mostly omits its dots, and recognizers follow that)."""
-    spoken = get_frontend(language, "characters").normalize(text).replace("+", "").replace("ё", "е")
+    spoken = _scoring_frontend(language).normalize(text).replace("+", "").replace("ё", "е")
     return " ".join(_WORD.findall(spoken))
 
 
