@@ -238,3 +238,44 @@ def test_a_checkpoint_saved_before_text_input_existed_loads_as_the_character_mod
     loaded = load_acoustic(path)
     assert loaded.config.text.input == "characters"
     assert list(loaded.frontend.symbols) == list(synthesizer.frontend.symbols)
+
+
+def test_a_checkpoint_saved_before_mel_statistics_loads_with_identity_statistics(tmp_path):
+    """Weights trained on raw log-mels (no decoder.mel_mean/mel_std in the file) speak as before."""
+    from tacotron.runs.acoustic import load_acoustic
+    from tacotron.training.checkpoint import save_checkpoint
+
+    synthesizer = tiny_synthesizer()
+    weights = {name: tensor for name, tensor in synthesizer.model.state_dict().items()
+               if name not in ("decoder.mel_mean", "decoder.mel_std")}
+    state = {"model": weights, "config": synthesizer.config.to_dict(),
+             "symbols": list(synthesizer.frontend.symbols), "step": 0}
+    path = save_checkpoint(tmp_path / "run", state, synthesizer.config.to_yaml(), keep_last=1)
+    decoder = load_acoustic(path).model.decoder
+    assert torch.equal(decoder.mel_mean, torch.zeros(80)) and torch.equal(decoder.mel_std, torch.ones(80))
+    hidden = torch.randn(2, decoder.mel_projection.in_features)
+    assert torch.allclose(decoder.frames(hidden).flatten(1), decoder.mel_projection(hidden))
+
+
+def test_decoder_reads_and_writes_standardized_frames():
+    """frames() = projection * std + mean, per bin; prenet_input standardizes its frames first."""
+    torch.manual_seed(0)
+    config = load_config("cpu-tiny", overrides=["model.reduction_factor=2"])
+    model = Tacotron2(config.model, 10, 80)
+    decoder = model.decoder
+    mean, std = torch.linspace(-8, 0, 80), torch.linspace(1, 3, 80)
+    decoder.set_mel_statistics(mean, std)
+    with torch.no_grad():
+        decoder.mel_projection.weight.zero_()
+        decoder.mel_projection.bias.zero_()
+    frames = decoder.frames(torch.randn(3, decoder.mel_projection.in_features))
+    assert frames.shape == (3, 2, 80) and torch.allclose(frames, mean.expand(3, 2, 80))
+    first, second = decoder.prenet.layers
+    x = mean + 2 * std  # two standard deviations above the mean in every bin
+    with torch.no_grad():
+        first.weight.zero_()
+        first.weight[0].fill_(1.0)  # unit 0 sums its 80 standardized inputs: 80 * 2
+        second.weight.zero_()
+        second.weight[0, 0] = 1.0  # and passes on
+    decoder.prenet.dropout = 0.0
+    assert decoder.prenet_input(x[None])[0, 0].item() == pytest.approx(160.0, rel=1e-5)

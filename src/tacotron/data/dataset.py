@@ -56,6 +56,15 @@ class MelTextDataset(Dataset):
         p01, p50, p99 = np.percentile(rates, [1, 50, 99])
         return {"p01": float(p01), "p50": float(p50), "p99": float(p99)}
 
+    def mel_statistics(self, max_utterances: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-bin mean and standard deviation of the log-mel over all frames of the split (of
+        `max_utterances` spread evenly over it, for large data sets): mean_b = sum_t x_bt / T,
+        std_b = sqrt(sum_t (x_bt - mean_b)^2 / T), floored at 1e-3."""
+        step = max(1, len(self.utterances) // max_utterances)
+        mels = np.concatenate([np.load(u.mel_path) for u in self.utterances[::step]], axis=1)
+        mean, std = mels.mean(axis=1), np.maximum(mels.std(axis=1), 1e-3)
+        return torch.from_numpy(mean).float(), torch.from_numpy(std).float()
+
     def __getitem__(self, index: int):
         utterance = self.utterances[index]
         mel = torch.from_numpy(np.load(utterance.mel_path))

@@ -85,13 +85,13 @@ class DecoderStepGraph(nn.Module):
     def forward(self, frame, *inputs):
         layers = self.decoder.prenet.layers
         masks, rest = inputs[:len(layers)], inputs[len(layers):]
-        x = frame
+        x = (frame - self.decoder.mel_mean) / self.decoder.mel_std  # as Decoder.prenet_input
         for linear, mask in zip(layers, masks):
             x = torch.relu(linear(x)) * mask
         state = DecoderState(*rest[:len(STATE_NAMES)])
         memory, processed_memory, mask = rest[len(STATE_NAMES):]
         hidden = self.decoder.step(x, state, memory, processed_memory, mask)
-        mel = self.decoder.mel_projection(hidden)
+        mel = self.decoder.frames(hidden).flatten(1)  # [B, r * n_mels], as the runtime reads it
         gate = self.decoder.gate_projection(hidden).squeeze(1)
         return (mel, gate, *(getattr(state, name) for name in STATE_NAMES))
 

@@ -146,6 +146,24 @@ class Decoder(nn.Module):
         projection_in = config.decoder_rnn_dim + memory_dim
         self.mel_projection = nn.Linear(projection_in, n_mels * self.r)
         self.gate_projection = nn.Linear(projection_in, 1)
+        # Per-bin mean and standard deviation of the training mels (set_mel_statistics): the
+        # prenet reads standardized frames and the projection writes them, so neither starts by
+        # learning the log-mel's offset and scale (-11.5..2). Identity for weights trained without.
+        self.register_buffer("mel_mean", torch.zeros(n_mels))
+        self.register_buffer("mel_std", torch.ones(n_mels))
+
+    def set_mel_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mel_mean.copy_(mean)
+        self.mel_std.copy_(std)
+
+    def prenet_input(self, frames: torch.Tensor) -> torch.Tensor:
+        """Log-mel frames [..., n_mels] -> the prenet's output for them (standardized first)."""
+        return self.prenet((frames - self.mel_mean) / self.mel_std)
+
+    def frames(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Projection input [..., H] -> the step's r log-mel frames [..., r, n_mels]."""
+        standardized = self.mel_projection(hidden).unflatten(-1, (self.r, self.n_mels))
+        return standardized * self.mel_std + self.mel_mean
 
     def initial_state(self, memory: torch.Tensor) -> DecoderState:
         batch, length, memory_dim = memory.shape
@@ -187,7 +205,7 @@ class Decoder(nn.Module):
         previous = mels[:, :, self.r - 1::self.r][:, :, : steps - 1].transpose(1, 2)
         inputs = torch.cat([mels.new_zeros(batch, 1, self.n_mels), previous], dim=1)
         free_running = teacher_forcing_ratio < 1.0
-        prenet_out = None if free_running else self.prenet(inputs)  # all steps at once
+        prenet_out = None if free_running else self.prenet_input(inputs)  # all steps at once
         processed_memory = self.attention.memory_layer(memory)
         state = self.initial_state(memory)
         projection_inputs, alignments = [], []
@@ -198,17 +216,17 @@ class Decoder(nn.Module):
                 if own_frame is not None:
                     use_own = torch.rand(batch, 1, device=memory.device) >= teacher_forcing_ratio
                     frame = torch.where(use_own, own_frame.to(frame.dtype), frame)
-                step_input = self.prenet(frame)
+                step_input = self.prenet_input(frame)
             else:
                 step_input = prenet_out[:, i]
             hidden = self.step(step_input, state, memory, processed_memory, text_mask)
             projection_inputs.append(hidden)
             alignments.append(state.weights)
             if free_running:
-                own_frame = self.mel_projection(hidden).view(batch, self.r, self.n_mels)[:, -1]
+                own_frame = self.frames(hidden)[:, -1]
                 own_frame = own_frame.detach()
         hidden = torch.stack(projection_inputs, dim=1)  # [B, steps, H]
-        mel = self.mel_projection(hidden).view(batch, steps * self.r, self.n_mels).transpose(1, 2)
+        mel = self.frames(hidden).reshape(batch, steps * self.r, self.n_mels).transpose(1, 2)
         gate = self.gate_projection(hidden).squeeze(2)
         return mel, gate, torch.stack(alignments, dim=1)
 
@@ -238,8 +256,8 @@ class Decoder(nn.Module):
                 peak = state.weights.argmax(dim=1, keepdim=True)
                 backward, forward = attention_window
                 mask = text_mask & (positions >= peak - backward) & (positions <= peak + forward)
-            hidden = self.step(self.prenet(frame), state, memory, processed_memory, mask)
-            mel = self.mel_projection(hidden).view(batch, self.r, self.n_mels)
+            hidden = self.step(self.prenet_input(frame), state, memory, processed_memory, mask)
+            mel = self.frames(hidden)
             gate = self.gate_projection(hidden).squeeze(1)
             mels.append(mel)
             gates.append(gate)

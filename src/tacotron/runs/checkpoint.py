@@ -64,6 +64,14 @@ def load_checkpoint(path: Path, map_location="cpu", state: Any = None) -> dict[s
         # Saved before text.input existed, when every model read characters; the setting's default
         # is now phonemes, which would give this model another symbol table.
         text["input"] = "characters"
+    weights = state["model"]
+    projection = weights.get("decoder.mel_projection.weight") if isinstance(weights, dict) else None
+    if projection is not None and "decoder.mel_mean" not in weights:
+        # Saved before the decoder standardized its frames: it read and wrote raw log-mels,
+        # which the identity statistics reproduce.
+        n_mels = state["config"].get("audio", {}).get("n_mels", 80)
+        weights["decoder.mel_mean"] = projection.new_zeros(n_mels)
+        weights["decoder.mel_std"] = projection.new_ones(n_mels)
     return state
 
 

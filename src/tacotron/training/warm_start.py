@@ -89,6 +89,11 @@ def read_source(source: str | Path) -> SourceWeights:
     if is_nvidia_layout(state):
         tensors = {nvidia_to_ours(name): tensor for name, tensor in state["state_dict"].items()}
         names = {nvidia_to_ours(name): name for name in state["state_dict"]}
+        projection = tensors.get("decoder.mel_projection.weight")
+        if projection is not None:  # NVIDIA's decoder reads and writes raw log-mels: identity statistics
+            n_mels = projection.shape[0]  # its r is 1
+            tensors["decoder.mel_mean"], tensors["decoder.mel_std"] = torch.zeros(n_mels), torch.ones(n_mels)
+            names.update({"decoder.mel_mean": "(identity)", "decoder.mel_std": "(identity)"})
         return SourceWeights(path, "nvidia", tensors, list(NVIDIA_SYMBOLS), names)
     acoustic = load_acoustic(path, if_vocoder="--init-from needs a Tacotron 2 checkpoint", state=state)
     tensors = acoustic.model.state_dict()
