@@ -41,7 +41,7 @@ from tacotron.data.prepare import prepare
 from tacotron.evaluation.report import evaluate_checkpoint
 from tacotron.monitoring.sinks import build_callbacks
 from tacotron.runs import checkpoint as ckpt
-from tacotron.training.trainer import Callback, Trainer
+from tacotron.training.trainer import Callback, RunView, Trainer
 
 
 def mark_path(variant_dir: Path, minutes: float) -> Path:
@@ -49,21 +49,27 @@ def mark_path(variant_dir: Path, minutes: float) -> Path:
 
 
 class KeepAtMarks(Callback):
-    """Saves a checkpoint when training time first reaches each mark and keeps a copy of it."""
+    """Asks for a checkpoint when training time first reaches each mark and keeps a copy of it."""
 
     def __init__(self, marks: list[float], variant_dir: Path):
         self.pending = [m for m in sorted(marks) if not mark_path(variant_dir, m).is_file()]
+        self.reached: list[float] = []  # marks passed, waiting for their checkpoint
         self.variant_dir = variant_dir
 
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        if self.pending and trainer.train_seconds >= self.pending[0] * 60.0:
-            path = trainer.save()
-            while self.pending and trainer.train_seconds >= self.pending[0] * 60.0:
-                kept = mark_path(self.variant_dir, self.pending.pop(0))
-                shutil.copyfile(path, kept.with_suffix(".tmp"))
-                kept.with_suffix(".tmp").replace(kept)
-                print(f"kept {kept} (step {trainer.step}, {trainer.train_seconds / 60:.1f} min)",
-                      file=sys.stderr, flush=True)
+    def on_step_end(self, trainer: RunView, logs: dict[str, float]) -> None:
+        while self.pending and trainer.train_seconds >= self.pending[0] * 60.0:
+            self.reached.append(self.pending.pop(0))
+        if self.reached:
+            trainer.request_checkpoint()
+
+    def on_checkpoint(self, trainer: RunView, path: Path, is_best: bool) -> None:
+        for mark in self.reached:
+            kept = mark_path(self.variant_dir, mark)
+            shutil.copyfile(path, kept.with_suffix(".tmp"))
+            kept.with_suffix(".tmp").replace(kept)
+            print(f"kept {kept} (step {trainer.step}, {trainer.train_seconds / 60:.1f} min)",
+                  file=sys.stderr, flush=True)
+        self.reached = []
 
 
 def step_mark_path(variant_dir: Path, step: int) -> Path:

@@ -97,6 +97,23 @@ def test_a_crash_is_an_event_and_a_callback_can_stop_the_run(corpus_en, fast_con
     assert trainer.step == 3 and trainer.finished_reason == "early_stop"
     assert ckpt.step_checkpoints(tmp_path / "stop")[-1][0] == 3
 
+    class SaveAtTwo(Callback):
+        saved: list[int] = []
+
+        def on_step_end(self, trainer, logs):
+            if trainer.step == 2:
+                trainer.request_checkpoint()
+
+        def on_checkpoint(self, trainer, path, is_best):
+            self.saved.append(trainer.step)
+
+    saver = SaveAtTwo()
+    train(fast_config("train.max_steps=5", "train.checkpoint_every_steps=100", "train.val_every_steps=100",
+                      "train.keep_last_checkpoints=0"), corpus_en, tmp_path / "asked", callbacks=[saver])
+    # Step 2 because it was asked for, step 5 at the end; none between.
+    assert [step for step, _ in ckpt.step_checkpoints(tmp_path / "asked")] == [2, 5]
+    assert saver.saved == [2, 5]
+
 
 def test_resume_continues_exactly(corpus_en, fast_config, tmp_path):
     """8 steps in one go == 4 steps, stop, resume to 8: same weights, bit for bit."""

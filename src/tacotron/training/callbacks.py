@@ -87,6 +87,10 @@ class RunView:
     def request_stop(self, reason: str) -> None:
         self._loop.request_stop(reason)
 
+    def request_checkpoint(self) -> None:
+        """Save after this step; the path comes to on_checkpoint."""
+        self._loop.request_checkpoint()
+
 
 class Callback:
     """Hooks into the loop; every method is optional. Called on rank 0 only, with the run's

@@ -159,6 +159,7 @@ class RunLoop:
         self.resumed_from: Path | None = None
         self.finished_reason = ""
         self.requested_stop = ""  # set by request_stop(): a callback's reason to end the run
+        self.checkpoint_requested = False  # set by request_checkpoint(): a callback wants a save now
         self.saved_step = -1
         self.task = task
         self.view = RunView(self)  # what callbacks get (before build: a task may emit events)
@@ -224,6 +225,7 @@ class RunLoop:
         path = save_checkpoint(self.run_dir, self.state_dict(), self.config.to_yaml(),
                                self.config.train.keep_last_checkpoints)
         self.saved_step = self.step
+        self.checkpoint_requested = False
         is_best = self.val_is_new_best
         if is_best:
             save_best(self.run_dir, path)
@@ -241,6 +243,10 @@ class RunLoop:
             for callback in self.callbacks:
                 callback.on_event(self.view, event)
         return event
+
+    def request_checkpoint(self) -> None:
+        """Save a checkpoint after this step (rank 0 saves; callbacks get it in on_checkpoint)."""
+        self.checkpoint_requested = True
 
     def request_stop(self, reason: str) -> None:
         """End the run after this step (saving first); `reason` is one of STOP_REASONS."""
@@ -323,7 +329,8 @@ class RunLoop:
 
                     minutes_since_save = (time.monotonic() - last_checkpoint_time) / 60.0
                     if (self.step % train.checkpoint_every_steps == 0 or self.val_is_new_best
-                            or minutes_since_save >= train.checkpoint_every_minutes):
+                            or minutes_since_save >= train.checkpoint_every_minutes
+                            or self.checkpoint_requested):
                         self.save()
                         last_checkpoint_time = time.monotonic()
                     reason = self.stop_reason(stop, budget)
