@@ -41,6 +41,10 @@ def run_server(voices: dict[str, Voice], settings: ServeConfig, say: Callable[[s
 
     threading.Thread(target=announce, daemon=True).start()
     try:
-        server.run()  # re-raises the Ctrl-C it caught once it has shut down
+        server.run()  # re-raises the Ctrl-C it caught once it has shut down (usually: see below)
     finally:
         say("stopped")
+    if server.should_exit:
+        # uvicorn re-raises a caught Ctrl-C through asyncio's own SIGINT handler, which loses it
+        # when the main task has already finished (seen under load): the exit is still a Ctrl-C.
+        raise KeyboardInterrupt
