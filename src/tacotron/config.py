@@ -157,6 +157,11 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     num_threads: int = 0  # CPU threads for torch; 0 = all cores
     num_workers: int = 2  # DataLoader workers
+    # A new run's decoder reads and writes mel frames standardized per bin with the training data's
+    # mean and std (model/tacotron2.py Decoder.frames); false: raw log-mels (identity statistics).
+    # On raw log-mels the first ~600 steps (eSpeak corpus, cpu-tiny) learned the average spectrum
+    # only (benchmarks/early_training.py). A warm start keeps its source's statistics either way.
+    standardize_frames: bool = True
     # Warm start (training/warm_start.py): a new run's first weights from a run folder or
     # checkpoint of this project, or NVIDIA's tacotron2_statedict.pt. "": random. A resumed run
     # continues from its own checkpoint instead.
