@@ -85,7 +85,7 @@ class DecoderStepGraph(nn.Module):
     def forward(self, frame, *inputs):
         layers = self.decoder.prenet.layers
         masks, rest = inputs[:len(layers)], inputs[len(layers):]
-        x = (frame - self.decoder.mel_mean) / self.decoder.mel_std  # as Decoder.prenet_input
+        x = self.decoder.standardize(frame)  # the prenet with the dropout masks given, as inputs
         for linear, mask in zip(layers, masks):
             x = torch.relu(linear(x)) * mask
         state = DecoderState(*rest[:len(STATE_NAMES)])

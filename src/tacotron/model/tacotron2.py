@@ -156,9 +156,13 @@ class Decoder(nn.Module):
         self.mel_mean.copy_(mean)
         self.mel_std.copy_(std)
 
+    def standardize(self, frames: torch.Tensor) -> torch.Tensor:
+        """Log-mel frames [..., n_mels] -> (frames - mel_mean) / mel_std, what the prenet reads."""
+        return (frames - self.mel_mean) / self.mel_std
+
     def prenet_input(self, frames: torch.Tensor) -> torch.Tensor:
         """Log-mel frames [..., n_mels] -> the prenet's output for them (standardized first)."""
-        return self.prenet((frames - self.mel_mean) / self.mel_std)
+        return self.prenet(self.standardize(frames))
 
     def frames(self, hidden: torch.Tensor) -> torch.Tensor:
         """Projection input [..., H] -> the step's r log-mel frames [..., r, n_mels]."""
