@@ -107,7 +107,8 @@ class TacotronTask:
                             "(a fourth metadata.csv column, or SPEAKER/UTTERANCE.wav folders)")
         self.model = Tacotron2(config.model, len(self.frontend.symbols), config.audio.n_mels,
                                len(self.speakers)).to(self.device)
-        if train.init_from and not ckpt.step_checkpoints(loop.run_dir):  # a new run only
+        new_run = not ckpt.step_checkpoints(loop.run_dir)  # a resumed run loads its own weights and statistics
+        if train.init_from and new_run:
             report = warm_start(self.model, self.frontend.symbols, train.init_from,
                                 train.init_ignore)
             if loop.is_main and loop.progress:
@@ -128,7 +129,7 @@ class TacotronTask:
         train_set = MelTextDataset(data.train, self.frontend, self.speakers)
         if len(train_set) == 0:
             raise UserError("the training split is empty: nothing to train on")
-        if train.standardize_frames and not train.init_from:  # a warm start keeps its source's; a resume loads its own
+        if train.standardize_frames and new_run and not train.init_from:  # a warm start keeps its source's
             self.model.decoder.set_mel_statistics(*(t.to(self.device) for t in train_set.mel_statistics()))
         self.speaking_rate = train_set.speaking_rate()
         self.sampler = BucketBatchSampler(train_set.frames, train.batch_size, train.seed,
