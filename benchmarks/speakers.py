@@ -69,7 +69,10 @@ def measure(run_dir: Path, corpus: Path, count: int, vocoder: str) -> tuple[dict
         speakers[name] = {"source_f0_hz": round(source, 1), "synth_f0_hz": round(synthesized, 1),
                           "relative_error": round(relative_error(synthesized, source), 4),
                           "source_vocoded_f0_hz": round(vocoded, 1),
-                          "relative_error_vocoded": round(relative_error(synthesized, vocoded), 4)}
+                          "relative_error_vocoded": round(relative_error(synthesized, vocoded), 4),
+                          # sentences in which pYIN found no voiced frame (left out of the means)
+                          "unvoiced_sentences": {"source": int(np.isnan(source_f0[name]).sum()),
+                                                 "synth": int(np.isnan(synth_f0[name]).sum())}}
     low = min(speakers, key=lambda name: speakers[name]["source_f0_hz"])
     high = max(speakers, key=lambda name: speakers[name]["source_f0_hz"])
     # The same sentences by the lowest and the highest voice: F0 ratio high / low per sentence.
