@@ -291,6 +291,52 @@ def test_onnx_export_matches_pytorch(tmp_path, acoustic_checkpoint, capsys):
     assert code == 2 and "tacotron export" in capsys.readouterr().err
 
 
+def test_onnx_export_of_a_multi_speaker_model_speaks_as_each_speaker(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from tacotron.cli import main
+    from tacotron.inference import Synthesizer
+    from tacotron.inference.onnx_runtime import onnx_synthesizer
+
+    config = load_config("cpu-tiny", overrides=[*TINY_TACOTRON, "text.language=en", "text.input=characters",
+                                                "model.speaker_dim=8", "inference.gate_threshold_start=null",
+                                                "inference.max_retries=0", "inference.max_frames_per_symbol=3",
+                                                "postprocess.trim=false", "postprocess.noise_gate=false",
+                                                "postprocess.loudness_lufs=null",
+                                                "postprocess.true_peak_dbtp=null"])
+    frontend = get_frontend("en", "characters")
+    torch.manual_seed(0)
+    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels, n_speakers=2)
+    with torch.no_grad():
+        model.speaker_embedding.weight.mul_(5.0)  # two clearly different speakers
+        model.decoder.gate_projection.weight.zero_()  # no stop: both speak to the cap, frame by frame comparable
+        model.decoder.gate_projection.bias.fill_(math.log(0.3 / 0.7))
+    state = {"model": model.state_dict(), "config": config.to_dict(), "symbols": list(frontend.symbols),
+             "speakers": ["low", "high"], "step": 0}
+    save_checkpoint(tmp_path / "many", state, config.to_yaml(), keep_last=1)
+    assert main(["export", "--checkpoint", str(tmp_path / "many"), "--vocoder", "griffin-lim",
+                 "--format", "onnx", "--out", str(tmp_path / "onnx")]) == 0
+    capsys.readouterr()
+
+    torch_path = Synthesizer.from_checkpoint(tmp_path / "many", vocoder="griffin-lim")
+    onnx_path = onnx_synthesizer(tmp_path / "onnx")
+    assert onnx_path.speakers == ["low", "high"]
+    text = "Speak as one."
+    mels = {}
+    for speaker in ("low", "high"):
+        expected, actual = torch_path.synthesize(text, speaker=speaker), onnx_path.synthesize(text, speaker=speaker)
+        assert [s.frames for s in expected.segments] == [s.frames for s in actual.segments]
+        error = max(float(np.abs(a.mel - b.mel).max()) for a, b in zip(expected.segments, actual.segments))
+        assert error < 1e-4, (speaker, error)
+        mels[speaker] = actual.segments[0].mel
+    # The speaker reaches the graphs: the same text as the other speaker gives another mel.
+    assert float(np.abs(mels["low"] - mels["high"]).mean()) > 0.01
+    with pytest.raises(UserError, match="no speaker 'nobody'.*low, high"):
+        onnx_path.synthesize(text, speaker="nobody")
+    code = main(["synth", "--runtime", "onnx", "--checkpoint", str(tmp_path / "onnx"), "--speaker", "high",
+                 "--text", "Hello there.", "--out", str(tmp_path / "high.wav")])
+    assert code == 0 and (tmp_path / "high.wav").stat().st_size > 1000
+
+
 def test_vocoder_run_refuses_tacotron_settings_it_would_ignore():
     from tacotron.training.vocoder_training import vocoder_config
 

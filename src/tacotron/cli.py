@@ -113,8 +113,6 @@ def cmd_synth(args) -> None:
         from tacotron.inference.onnx_runtime import onnx_synthesizer
 
         synthesizer = onnx_synthesizer(args.checkpoint, args.overrides, args.vocoder)
-        if args.speaker:
-            raise UserError("--speaker needs the torch runtime (ONNX export has one speaker)")
     else:
         synthesizer = Synthesizer.from_checkpoint(args.checkpoint, overrides=args.overrides,
                                                   vocoder=args.vocoder or "default")

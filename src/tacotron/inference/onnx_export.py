@@ -2,7 +2,8 @@
 NVIDIA's Tacotron 2 export uses, since the free-running decoder loop (stop rule, attention
 window, retries) is easier to keep in Python than in a graph:
 
-    encoder.onnx        text ids [B, N], lengths [B] -> memory [B, N, D], processed memory [B, N, A]
+    encoder.onnx        text ids [B, N], lengths [B] (, speaker ids [B] for a multi-speaker
+                        model) -> memory [B, N, D], processed memory [B, N, A]
     decoder_step.onnx   one decoder step: previous frame, prenet dropout masks, the recurrent
                         states, attention weights (last and cumulative), context, memory,
                         processed memory, mask -> r mel frames, gate logit, the new states
@@ -56,7 +57,7 @@ class EncoderGraph(nn.Module):
         self.forward_lstm = one_direction(model.encoder.lstm, "")
         self.backward_lstm = one_direction(model.encoder.lstm, "_reverse")
 
-    def forward(self, text: torch.Tensor, lengths: torch.Tensor):
+    def forward(self, text: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor | None = None):
         x = self.model.embedding(text).transpose(1, 2)
         for conv in self.model.encoder.convolutions:
             x = conv(x)
@@ -71,6 +72,7 @@ class EncoderGraph(nn.Module):
         backward_out = torch.gather(backward_out, 1,
                                     reverse[:, :, None].expand(-1, -1, backward_out.size(2)))
         memory = torch.cat([forward_out, backward_out], dim=2) * valid[:, :, None]
+        memory = self.model.add_speaker(memory, speakers)
         return memory, self.model.decoder.attention.memory_layer(memory)
 
 
@@ -139,21 +141,22 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path, vocoder: str | None
                                                    "--vocoder pointing at this one")
     path, state, config, frontend, model = (loaded.path, loaded.state, loaded.config,
                                             loaded.frontend, loaded.model)
-    if loaded.speakers:
-        raise UserError(f"{path}: ONNX export of a multi-speaker model (model.speaker_dim > 0) is not "
-                        "supported yet; synthesize it with the torch runtime")
     chosen = load_vocoder(vocoder, config.audio)
 
     n_mels, symbols, batch = config.audio.n_mels, 7, 2
     text = torch.randint(1, len(frontend.symbols), (batch, symbols))
     lengths = torch.tensor([symbols, symbols - 2])
     encoder = EncoderGraph(model).eval()
-    with torch.no_grad():
-        memory, processed = encoder(text, lengths)
     padded = {0: "batch", 1: "symbols"}
-    _export(encoder, (text, lengths), out_dir / "encoder.onnx", ["text", "lengths"],
+    encoder_inputs = {"text": text, "lengths": lengths}
+    if loaded.speakers:
+        encoder_inputs["speakers"] = torch.zeros(batch, dtype=torch.long)
+    with torch.no_grad():
+        memory, processed = encoder(*encoder_inputs.values())
+    _export(encoder, tuple(encoder_inputs.values()), out_dir / "encoder.onnx", list(encoder_inputs),
             ["memory", "processed_memory"],
-            {"text": padded, "lengths": {0: "batch"}, "memory": padded, "processed_memory": padded})
+            {"text": padded, "memory": padded, "processed_memory": padded,
+             **{name: {0: "batch"} for name in encoder_inputs if name != "text"}})
 
     decoder = model.decoder
     initial = decoder.initial_state(memory)
@@ -190,6 +193,7 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path, vocoder: str | None
         "vocoder": chosen.name,
         "files": files,
         "symbols": list(state["symbols"]),
+        "speakers": list(loaded.speakers),  # the speaker table's names, in order (empty: one speaker)
         "frames_per_symbol": state.get("frames_per_symbol"),
         "config": config.to_dict(),
     }

@@ -79,12 +79,16 @@ class OnnxTacotron:
 
     def infer(self, text, text_lengths, max_frames: torch.Tensor, gate_threshold: float,
               gate_threshold_start: float | None = None,
-              attention_window: tuple[int, int] | None = None) -> TacotronOutput:
-        """As `Tacotron2.infer` / `Decoder.infer` (same stop rule, cap and window)."""
+              attention_window: tuple[int, int] | None = None,
+              speakers: torch.Tensor | None = None) -> TacotronOutput:
+        """As `Tacotron2.infer` / `Decoder.infer` (same stop rule, cap and window; `speakers` [B]
+        ids exactly when the model has a speaker table)."""
         text, text_lengths, max_frames = text.cpu(), text_lengths.cpu(), max_frames.cpu()
         config, r = self.model_config, self.reduction_factor
-        memory, processed = self.encoder.run(None, {"text": text.numpy().astype(np.int64),
-                                                   "lengths": text_lengths.numpy().astype(np.int64)})
+        inputs = {"text": text.numpy().astype(np.int64), "lengths": text_lengths.numpy().astype(np.int64)}
+        if speakers is not None:
+            inputs["speakers"] = speakers.cpu().numpy().astype(np.int64)
+        memory, processed = self.encoder.run(None, inputs)
         batch, symbols = text.shape
         text_mask = lengths_to_mask(text_lengths, symbols)
         max_steps = torch.div(max_frames + r - 1, r, rounding_mode="floor").clamp(min=1)
@@ -95,7 +99,7 @@ class OnnxTacotron:
             "decoder_cell": np.zeros((batch, config.decoder_rnn_dim), np.float32),
             "weights": np.zeros((batch, symbols), np.float32),
             "weights_cumulative": np.zeros((batch, symbols), np.float32),
-            "context": np.zeros((batch, config.encoder_dim), np.float32),
+            "context": np.zeros((batch, memory.shape[2]), np.float32),  # encoder_dim (+ speaker_dim)
         }
         keep = 1.0 - config.prenet_dropout
         positions = torch.arange(symbols)[None, :]
@@ -172,4 +176,4 @@ def onnx_synthesizer(folder: str | Path, overrides: list[str] | None = None,
     if not isinstance(vocoder, Vocoder):
         vocoder = load_vocoder(vocoder, config.audio)
     return Synthesizer(OnnxTacotron(folder, manifest, threads), config, frontend, "cpu",
-                       manifest.get("frames_per_symbol"), vocoder)
+                       manifest.get("frames_per_symbol"), vocoder, manifest.get("speakers", []))

@@ -285,7 +285,7 @@ class Synthesizer:
         arguments = (text.to(self.device), torch.tensor(lengths, device=self.device),
                      max_frames.to(self.device), inference.gate_threshold,
                      inference.gate_threshold_start, window)
-        # Only a multi-speaker model gets speaker ids (the ONNX runtime's model has one speaker).
+        # Only a multi-speaker model gets speaker ids (torch and the ONNX runtime alike).
         speakers = ({} if jobs[0].speaker is None
                     else {"speakers": torch.tensor([job.speaker for job in jobs], device=self.device)})
         if inference.prenet_dropout == "deterministic":

@@ -363,13 +363,17 @@ class Tacotron2(nn.Module):
                speakers: torch.Tensor | None = None) -> torch.Tensor:
         """memory [B, N, encoder_dim (+ speaker_dim)]: `speakers` [B] ids, needed exactly when the
         model has a speaker table; each row's speaker vector is repeated at every symbol."""
-        memory = self.encoder(self.embedding(text).transpose(1, 2), text_lengths)
+        return self.add_speaker(self.encoder(self.embedding(text).transpose(1, 2), text_lengths), speakers)
+
+    def add_speaker(self, encoder_outputs: torch.Tensor, speakers: torch.Tensor | None) -> torch.Tensor:
+        """The memory attention reads: encoder outputs [B, N, encoder_dim], with a speaker table
+        each row's speaker vector concatenated at every symbol (see `encode`)."""
         if (self.speaker_embedding is None) != (speakers is None):
             raise ValueError("speaker ids are needed by, and only by, a model with model.speaker_dim > 0")
         if self.speaker_embedding is None:
-            return memory
-        voice = self.speaker_embedding(speakers)[:, None, :].expand(-1, memory.size(1), -1)
-        return torch.cat([memory, voice.to(memory.dtype)], dim=2)
+            return encoder_outputs
+        voice = self.speaker_embedding(speakers)[:, None, :].expand(-1, encoder_outputs.size(1), -1)
+        return torch.cat([encoder_outputs, voice.to(encoder_outputs.dtype)], dim=2)
 
     def forward(self, text, text_lengths, mels, mel_lengths,
                 teacher_forcing_ratio: float = 1.0, speakers=None) -> TacotronOutput:
