@@ -10,7 +10,7 @@ window, retries) is easier to keep in Python than in a graph:
     postnet.onnx        decoder mel [B, n_mels, T] -> postnet mel (residual added)
     vocoder.onnx        log-mel [B, n_mels, T] -> waveform [B, T * hop] (HiFi-GAN; absent for
                         Griffin-Lim, which runs in torch)
-    tacotron_onnx.json  the config, symbol table, speaking rate and graph names
+    tacotron_onnx.json  the config, symbol table, speaker names, speaking rate and graph names
 
 The prenet's dropout stays on at inference (Tacotron 2), so its masks are inputs: the runtime
 draws them from the same seeded generator as PyTorch (inference/onnx_runtime.py).
