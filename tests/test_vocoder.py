@@ -38,24 +38,39 @@ def tiny_generator(seed: int = 0) -> Generator:
     return Generator(TINY_SPEC)
 
 
-@pytest.fixture()
-def acoustic_checkpoint(tmp_path):
-    """A random tiny Tacotron 2 run."""
+# Post-processing off: the waveform is the vocoder's, comparable sample by sample.
+RAW_AUDIO = ["postprocess.trim=false", "postprocess.noise_gate=false", "postprocess.loudness_lufs=null",
+             "postprocess.true_peak_dbtp=null"]
+
+
+def write_tiny_acoustic(run_dir, speakers: list[str] | None = None):
+    """A random tiny Tacotron 2 run whose gate never fires: every segment runs to its cap (3 frames
+    a symbol). With `speakers`, a speaker table of that many clearly different rows."""
     config = load_config("cpu-tiny", overrides=[*TINY_TACOTRON, "text.language=en", "text.input=characters",
                                                 "inference.gate_threshold_start=null",
                                                 "inference.max_retries=0",
-                                                "inference.max_frames_per_symbol=3"])
+                                                "inference.max_frames_per_symbol=3",
+                                                f"model.speaker_dim={8 if speakers else 0}"])
     frontend = get_frontend("en", "characters")
     torch.manual_seed(0)
-    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels)
+    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels, len(speakers or []))
     with torch.no_grad():
         model.decoder.gate_projection.weight.zero_()
-        # The gate never fires: every segment runs to its cap (3 frames a symbol, set by tests).
         model.decoder.gate_projection.bias.fill_(math.log(0.3 / 0.7))
+        if speakers:
+            model.speaker_embedding.weight.mul_(5.0)
     state = {"model": model.state_dict(), "config": config.to_dict(),
              "symbols": list(frontend.symbols), "step": 0}
-    save_checkpoint(tmp_path / "acoustic", state, config.to_yaml(), keep_last=1)
-    return tmp_path / "acoustic"
+    if speakers:
+        state["speakers"] = list(speakers)
+    save_checkpoint(run_dir, state, config.to_yaml(), keep_last=1)
+    return run_dir
+
+
+@pytest.fixture()
+def acoustic_checkpoint(tmp_path):
+    """A random tiny Tacotron 2 run."""
+    return write_tiny_acoustic(tmp_path / "acoustic")
 
 
 @pytest.mark.parametrize("name, millions", [("v1", 13.9), ("v2", 0.93), ("v3", 1.46)])
@@ -264,9 +279,7 @@ def test_onnx_export_matches_pytorch(tmp_path, acoustic_checkpoint, capsys):
     names = {path.name for path in (tmp_path / "onnx").glob("*.onnx")}
     assert names == {"encoder.onnx", "decoder_step.onnx", "postnet.onnx", "vocoder.onnx"}
 
-    overrides = ["postprocess.trim=false", "postprocess.noise_gate=false",
-                 "postprocess.loudness_lufs=null", "postprocess.true_peak_dbtp=null",
-                 "inference.max_segment_chars=30"]
+    overrides = [*RAW_AUDIO, "inference.max_segment_chars=30"]
     torch_path = Synthesizer.from_checkpoint(acoustic_checkpoint, overrides=overrides,
                                              vocoder=str(tmp_path / "tiny"))
     onnx_path = onnx_synthesizer(tmp_path / "onnx", overrides)
@@ -297,28 +310,13 @@ def test_onnx_export_of_a_multi_speaker_model_speaks_as_each_speaker(tmp_path, c
     from tacotron.inference import Synthesizer
     from tacotron.inference.onnx_runtime import onnx_synthesizer
 
-    config = load_config("cpu-tiny", overrides=[*TINY_TACOTRON, "text.language=en", "text.input=characters",
-                                                "model.speaker_dim=8", "inference.gate_threshold_start=null",
-                                                "inference.max_retries=0", "inference.max_frames_per_symbol=3",
-                                                "postprocess.trim=false", "postprocess.noise_gate=false",
-                                                "postprocess.loudness_lufs=null",
-                                                "postprocess.true_peak_dbtp=null"])
-    frontend = get_frontend("en", "characters")
-    torch.manual_seed(0)
-    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels, n_speakers=2)
-    with torch.no_grad():
-        model.speaker_embedding.weight.mul_(5.0)  # two clearly different speakers
-        model.decoder.gate_projection.weight.zero_()  # no stop: both speak to the cap, frame by frame comparable
-        model.decoder.gate_projection.bias.fill_(math.log(0.3 / 0.7))
-    state = {"model": model.state_dict(), "config": config.to_dict(), "symbols": list(frontend.symbols),
-             "speakers": ["low", "high"], "step": 0}
-    save_checkpoint(tmp_path / "many", state, config.to_yaml(), keep_last=1)
+    write_tiny_acoustic(tmp_path / "many", speakers=["low", "high"])
     assert main(["export", "--checkpoint", str(tmp_path / "many"), "--vocoder", "griffin-lim",
                  "--format", "onnx", "--out", str(tmp_path / "onnx")]) == 0
     capsys.readouterr()
 
-    torch_path = Synthesizer.from_checkpoint(tmp_path / "many", vocoder="griffin-lim")
-    onnx_path = onnx_synthesizer(tmp_path / "onnx")
+    torch_path = Synthesizer.from_checkpoint(tmp_path / "many", overrides=RAW_AUDIO, vocoder="griffin-lim")
+    onnx_path = onnx_synthesizer(tmp_path / "onnx", RAW_AUDIO)
     assert onnx_path.speakers == ["low", "high"]
     text = "Speak as one."
     mels = {}

@@ -129,7 +129,8 @@ class TacotronTask:
         train_set = MelTextDataset(data.train, self.frontend, self.speakers)
         if len(train_set) == 0:
             raise UserError("the training split is empty: nothing to train on")
-        if train.standardize_frames and new_run and not train.init_from:  # a warm start keeps its source's
+        # A warm start keeps its source's frame statistics, a resumed run its own.
+        if train.standardize_frames and new_run and not train.init_from:
             self.model.decoder.set_mel_statistics(*(t.to(self.device) for t in train_set.mel_statistics()))
         self.speaking_rate = train_set.speaking_rate()
         self.sampler = BucketBatchSampler(train_set.frames, train.batch_size, train.seed,
