@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # trains the demo for its time budget
 def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
     out = tmp_path / "demo"
     metadata = (corpus_en / "metadata.csv").read_text()
-    code = main(["demo", "--lang", "en", "--minutes", "0.15", "--out", str(out),
+    code = main(["demo", "--lang", "en", "--minutes", "0.15", "--out", str(out), "--from-scratch",
                  "--data", str(corpus_en), "--vocoder", "griffin-lim", *FAST_OVERRIDES,
                  "eval.demo_sentences=2"])
     assert code == 0, capsys.readouterr().err
@@ -52,3 +52,22 @@ def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
     picture = Image.open(io.BytesIO(png)).convert("RGB")
     assert picture.size[0] >= 200 and picture.size[1] >= 40
     assert len(set(picture.getdata())) > 20  # the viridis shades of an alignment, not a blank
+
+
+def test_demo_fine_tunes_its_base_in_the_base_shape(corpus_en, tmp_path, capsys):
+    """The default path: the demo starts from a trained voice (here a small run of another model size
+    than cpu-tiny's) and keeps its shape; the report names the base, training starts from its weights."""
+    base = tmp_path / "base"
+    assert main(["train", "--data", str(corpus_en), "--out", str(base), "--preset", "cpu-tiny",
+                 *FAST_OVERRIDES, "train.max_steps=4"]) == 0
+    base_l1 = json.loads(capsys.readouterr().out)["val"]["mel_l1"]
+    out = tmp_path / "demo"
+    train_settings = [item for item in FAST_OVERRIDES if not item.startswith("model.")]
+    code = main(["demo", "--lang", "en", "--minutes", "0.1", "--out", str(out), "--base", str(base),
+                 "--data", str(corpus_en), "--vocoder", "griffin-lim", *train_settings,
+                 "eval.demo_sentences=1", "train.max_steps=4", "train.learning_rate=1e-6"])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert report["base"] == str(base) and report["steps"] == 4
+    # the base's weights at a learning rate too small to move them: the base's validation loss
+    assert abs(report["val"]["mel_l1"] - base_l1) < 0.02 * base_l1

@@ -203,7 +203,7 @@ def test_corpus_speakers_differ_in_pitch(tmp_path):
     assert means[0] < 105 and means[-1] > 220
     assert all(b / a > 1.15 for a, b in zip(means, means[1:]))
     summary = json.loads((corpus / "corpus.json").read_text())
-    assert summary["speakers"]["f2-75"] == {"variant": "f2", "pitch": 75}
+    assert summary["speakers"]["f2-75"] == {"voice": "espeak", "variant": "f2", "pitch": 75}
     data = prepare(corpus, load_config(overrides=["text.language=en"]), progress=False)
     assert data.speakers == ["f2-75", "f4-50", "m1-80", "m3-40"]
 

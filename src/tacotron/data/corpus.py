@@ -24,6 +24,8 @@ import soundfile
 from tqdm import tqdm
 
 from tacotron.audio.espeak import EspeakVoice
+from tacotron.audio.source_voices import (SOURCE_VOICES, EspeakSourceVoice, SourceVoice, check_voice_language,
+                                          open_source_voice)
 from tacotron.audio.io import save_wav
 from tacotron.audio.postprocess import trim_silence
 from tacotron.data.lexicon import (EnglishWords, RussianAdjective, RussianNoun, RussianWords, english_words,
@@ -44,6 +46,10 @@ MAX_DRAWS_PER_SENTENCE = 50
 # How often a noun or adjective slot takes a frequent word from the lexicon instead of a hand-picked one.
 OPEN_WORD_SHARE = 0.6
 DEFAULT_COUNT = 2000
+# The corpus's audio rate: the project's (AudioConfig.sample_rate), eSpeak's and Piper's own.
+CORPUS_SAMPLE_RATE = 22050
+# Sentences handed to a voice at once (Festival speaks a batch in one process; see source_voices).
+SYNTHESIS_BATCH = 32
 # Bump when the sentences change for the same language, seed and count, so that an existing corpus is remade.
 # 1: the hand-written grammar alone; 2: open word classes from wordfreq; 3: pronouns, auxiliaries, prepositions;
 # 4: words reserved for the held-out list chosen against string literals only, not comments.
@@ -1101,30 +1107,73 @@ def _remove_stale_wavs(folder: Path, id_pattern: re.Pattern, wanted: set[str]) -
             path.unlink()
 
 
-def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, seed: int = 0,
-                progress: bool = True, speakers: int = 1) -> Path:
-    """Write an LJSpeech-layout corpus of `count` eSpeak utterances plus a held-out test list; returns out_dir.
+def _speakers(language: str, voices: list[str], speakers: int) -> dict[str, SourceVoice | None]:
+    """Speaker name -> its voice, opened later (None until then); "" names the one speaker of a
+    single-speaker corpus. Several voices speak as themselves ("slt", "joe"); `speakers` > 1 takes eSpeak's
+    variants instead."""
+    for name in voices:
+        check_voice_language(name, language)
+    if len(set(voices)) != len(voices):
+        raise UserError(f"--voice names a voice twice: {', '.join(voices)}")
+    if speakers > 1:
+        if voices != ["espeak"]:
+            raise UserError("--speakers N makes eSpeak speakers; for several other voices name them in --voice")
+        return {speaker_name(variant, pitch): None for variant, pitch in SPEAKER_VOICES[:speakers]}
+    return {name: None for name in voices} if len(voices) > 1 else {"": None}
 
-    With `speakers` > 1 utterance i is spoken by speaker i mod N of `SPEAKER_VOICES` (the held-out
-    sentences likewise), metadata.csv gets the fourth column `speaker`, and corpus.json lists the
-    speakers' voices. Resumable: a finished corpus with the same language, seed, count and speakers is
-    left as it is; otherwise wavs whose transcript (and speaker) is unchanged are kept and only the
-    missing ones are synthesized.
+
+def _open_speaker(language: str, voices: list[str], speaker: str, sample_rate: int) -> SourceVoice:
+    if speaker == "":
+        return open_source_voice(voices[0], language, sample_rate)
+    if speaker in SOURCE_VOICES:
+        return open_source_voice(speaker, language, sample_rate)
+    return EspeakSourceVoice(sample_rate, speaker_voice(language, speaker), speaker)
+
+
+def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, seed: int = 0,
+                progress: bool = True, speakers: int = 1, voices: list[str] | None = None,
+                sample_rate: int = CORPUS_SAMPLE_RATE) -> Path:
+    """Write an LJSpeech-layout corpus of `count` utterances plus a held-out test list; returns out_dir.
+
+    `voices` names the corpus voices that speak it (tacotron.audio.source_voices; default eSpeak). With
+    several voices, or `speakers` > 1 eSpeak variants, utterance i is spoken by speaker i mod N (the
+    held-out sentences likewise), metadata.csv gets the fourth column `speaker`, and corpus.json lists the
+    speakers. Audio is converted to `sample_rate`. Resumable: a finished corpus with the same language,
+    seed, count and voices is left as it is; otherwise wavs whose transcript and voice are unchanged are
+    kept and only the missing ones are synthesized.
     """
     _check_language(language)
+    voices = list(voices or ["espeak"])
     if count < 1:
         raise UserError(f"corpus size must be at least 1 utterance, got {count}")
     if not 1 <= speakers <= len(SPEAKER_VOICES):
         raise UserError(f"--speakers must be 1 to {len(SPEAKER_VOICES)} (the eSpeak voices of "
                         f"tacotron.data.corpus.SPEAKER_VOICES), got {speakers}")
+    speaking = _speakers(language, voices, speakers)
+    names = [name for name in speaking if name]
     out_dir = Path(out_dir)
     summary_path = out_dir / "corpus.json"
+    identity = {"language": language, "seed": seed, "count": count, "generator": GENERATOR_VERSION,
+                "voices": voices, "speakers": names, "sample_rate": sample_rate}
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        if (summary.get("language"), summary.get("seed"), summary.get("count"), summary.get("generator", 1),
-                len(summary.get("speakers", [None]))) == (language, seed, count, GENERATOR_VERSION, speakers):
+        previous_identity = {"language": summary.get("language"), "seed": summary.get("seed"),
+                             "count": summary.get("count"), "generator": summary.get("generator", 1),
+                             # corpora made before corpus voices existed were eSpeak's, at its 22050 Hz
+                             "voices": summary.get("voices", ["espeak"]),
+                             "speakers": list(summary.get("speakers", {})),
+                             "sample_rate": summary.get("sample_rate")}
+        if previous_identity == identity and summary.get("complete", True):
             return out_dir
-        summary_path.unlink()  # the corpus is about to change; it is complete again only when rewritten
+        if (previous_identity["voices"], previous_identity["sample_rate"]) != (voices, sample_rate):
+            # Another voice spoke these wavs: none of them can be kept.
+            for folder in ("wavs", "test_wavs"):
+                for path in (out_dir / folder).glob("*.wav"):
+                    path.unlink()
+    # Until the end it says what is being made, so that an interrupted run can tell which wavs match it.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(summary_path, json.dumps({**identity, "speakers": {name: {} for name in names},
+                                                "complete": False}, indent=2) + "\n")
 
     frontend = get_frontend(language, "characters")  # only its normalization is used
     train = [(f"{language}_{index:05d}", text, frontend.normalize(text))
@@ -1144,9 +1193,8 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
         test_speakers_path if test_speakers_path.is_file() else test_metadata_path)
     _remove_stale_wavs(wav_dir, re.compile(r"[a-z]+_\d{5}"), {utterance_id for utterance_id, _, _ in train})
     _remove_stale_wavs(test_wav_dir, re.compile(r"[a-z]+_test_\d{3}"), {utterance_id for utterance_id, _, _ in test})
-    names = [speaker_name(variant, pitch) for variant, pitch in SPEAKER_VOICES[:speakers]] if speakers > 1 else []
-    train_speakers = [names[index % speakers] for index in range(len(train))] if names else None
-    test_speakers = [names[index % speakers] for index in range(len(test))] if names else None
+    train_speakers = [names[index % len(names)] for index in range(len(train))] if names else None
+    test_speakers = [names[index % len(names)] for index in range(len(test))] if names else None
     # The metadata goes first, so that an interrupted run can tell later which wavs match it.
     atomic_write_text(metadata_path, _metadata(train, train_speakers))
     # The held-out list keeps three columns (read_test_sentences); test_speakers.csv says who speaks each.
@@ -1156,20 +1204,29 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
     else:
         test_speakers_path.unlink(missing_ok=True)
 
-    voices = {name: speaker_voice(language, name) for name in names} or {"": EspeakVoice(language)}
     jobs = ([(wav_dir, item, speaker) for item, speaker in zip(train, train_speakers or [""] * len(train))]
             + [(test_wav_dir, item, speaker) for item, speaker in zip(test, test_speakers or [""] * len(test))])
+    missing = [(folder, utterance_id, normalized, speaker) for folder, (utterance_id, _, normalized), speaker in jobs
+               if not ((folder / f"{utterance_id}.wav").is_file()
+                       and previous.get(utterance_id) == (f"{normalized}|{speaker}" if speaker else normalized))]
+    label = "+".join(voices) if voices != ["espeak"] else "eSpeak"
+    with tqdm(total=len(jobs), initial=len(jobs) - len(missing), desc=f"{label} {language} corpus", unit="utt",
+              disable=not progress) as bar:
+        # A batch per speaker at a time: Festival speaks a batch in one process.
+        for speaker in speaking:
+            mine = [job for job in missing if job[3] == speaker]
+            for start in range(0, len(mine), SYNTHESIS_BATCH):
+                batch = mine[start:start + SYNTHESIS_BATCH]
+                if speaking[speaker] is None:
+                    speaking[speaker] = _open_speaker(language, voices, speaker, sample_rate)
+                waveforms = speaking[speaker].synthesize_many([_speakable(normalized) for _, _, normalized, _ in batch])
+                for (folder, utterance_id, _, _), waveform in zip(batch, waveforms):
+                    save_wav(folder / f"{utterance_id}.wav",
+                             trim_silence(waveform, sample_rate, TRIM_THRESHOLD_DB, TRIM_KEEP_MS), sample_rate)
+                bar.update(len(batch))
     seconds = {"train": 0.0, "test": 0.0}
-    for folder, (utterance_id, _, normalized), speaker in tqdm(jobs, desc=f"eSpeak {language} corpus",
-                                                               unit="utt", disable=not progress):
-        path = folder / f"{utterance_id}.wav"
-        wanted = f"{normalized}|{speaker}" if speaker else normalized
-        if not (path.is_file() and previous.get(utterance_id) == wanted):
-            voice = voices[speaker]
-            waveform = trim_silence(voice.synthesize(_speakable(normalized)), voice.sample_rate,
-                                    TRIM_THRESHOLD_DB, TRIM_KEEP_MS)
-            save_wav(path, waveform, voice.sample_rate)
-        seconds["test" if folder == test_wav_dir else "train"] += soundfile.info(str(path)).duration
+    for folder, (utterance_id, _, _), _ in jobs:
+        seconds["test" if folder == test_wav_dir else "train"] += soundfile.info(str(folder / f"{utterance_id}.wav")).duration
 
     share = held_out_word_share([normalized for _, _, normalized in train], [normalized for _, _, normalized in test])
     summary = {
@@ -1177,11 +1234,13 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
         "seed": seed,
         "count": count,
         "generator": GENERATOR_VERSION,
-        "sample_rate": next(iter(voices.values())).sample_rate,
+        "voices": voices,
+        "sample_rate": sample_rate,
+        # The rate each voice speaks at before conversion to sample_rate (a 16 kHz voice has nothing above 8 kHz).
+        "voice_sample_rates": {voice.name: voice.native_sample_rate for voice in speaking.values() if voice},
         "test_count": len(test),
-        # Multi-speaker corpora only: name -> the eSpeak NG voice variant and pitch (0-100) speaking it.
-        **({"speakers": {speaker_name(variant, pitch): {"variant": variant, "pitch": pitch}
-                         for variant, pitch in SPEAKER_VOICES[:speakers]}} if names else {}),
+        # Multi-speaker corpora only: name -> the voice speaking it (eSpeak: its variant and pitch, 0-100).
+        **({"speakers": {name: _speaker_summary(name) for name in names}} if names else {}),
         "total_seconds": round(seconds["train"], 3),
         "test_total_seconds": round(seconds["test"], 3),
         "distinct_words": len({word for _, _, normalized in train for word in spoken_words(normalized)}),
@@ -1190,6 +1249,14 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
         "held_out_unseen_types": round(share["types"], 4),
         # Share of ordinary text (wordfreq frequencies) whose words the training part has (running_text_coverage).
         "running_text_coverage": round(running_text_coverage([normalized for _, _, normalized in train], language), 4),
+        "complete": True,
     }
     atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     return out_dir
+
+
+def _speaker_summary(name: str) -> dict:
+    if name in SOURCE_VOICES:
+        return {"voice": name, "description": SOURCE_VOICES[name].description}
+    variant, pitch = {speaker_name(v, p): (v, p) for v, p in SPEAKER_VOICES}[name]
+    return {"voice": "espeak", "variant": variant, "pitch": pitch}

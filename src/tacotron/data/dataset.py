@@ -38,7 +38,8 @@ class MelTextDataset(Dataset):
         self.utterances = list(utterances)
         self.frontend = frontend
         index = {name: number for number, name in enumerate(speakers or [])}
-        self.speaker_ids = [index[u.speaker] if speakers else 0 for u in self.utterances]
+        # A single-speaker data set's utterances name no one: row 0 (the one row of its table, if any).
+        self.speaker_ids = [index[u.speaker] if speakers and u.speaker else 0 for u in self.utterances]
         self.frames = [u.frames for u in self.utterances]
         # Encoded once here, so that a step never waits for the phonemizer: phonemes come from
         # `prepare`'s cache when it made them, else from eSpeak now (data prepared for characters).

@@ -22,6 +22,7 @@ from tacotron.audio.io import load_audio
 from tacotron.audio.recognizer import Recognizer, Transcript
 from tacotron.data.corpus import read_test_sentences
 from tacotron.errors import UserError
+from tacotron.evaluation.naturalness import naturalness_available, predicted_mos
 from tacotron.inference import Synthesis, Synthesizer
 from tacotron.text.error_rate import (align_words, character_error_rate, normalize_for_scoring,
                                       word_error_rate)
@@ -47,6 +48,7 @@ class Heard:
     avg_logprob: float
     no_speech_prob: float
     seconds: float  # audio length
+    mos: float | None = None  # its predicted MOS (evaluation/naturalness.py), None without DistillMOS
 
 
 @dataclass
@@ -109,7 +111,8 @@ def held_out_sentences(data_dir: str | Path | None = None, sentences_file: str |
 
 def hear(recognizer: Recognizer, waveform: np.ndarray, sample_rate: int, reference: str,
          language: str) -> Heard:
-    """Transcribe a waveform and score it against `reference` (already normalize_for_scoring)."""
+    """Transcribe a waveform and score it against `reference` (already normalize_for_scoring); with
+    DistillMOS installed, also its predicted MOS (naturalness is reported wherever intelligibility is)."""
     transcript: Transcript = recognizer.transcribe(waveform, sample_rate)
     normalized = normalize_for_scoring(transcript.text, language)
     alignment = align_words(reference, normalized)
@@ -118,7 +121,8 @@ def hear(recognizer: Recognizer, waveform: np.ndarray, sample_rate: int, referen
                  cer=round(character_error_rate(reference, normalized), 4),
                  skipped=alignment.skipped, repeated=alignment.repeated,
                  avg_logprob=round(transcript.avg_logprob, 4), no_speech_prob=round(transcript.no_speech_prob, 4),
-                 seconds=round(len(waveform) / sample_rate, 3))
+                 seconds=round(len(waveform) / sample_rate, 3),
+                 mos=round(predicted_mos(waveform, sample_rate), 3) if naturalness_available() else None)
 
 
 def real_time_factor(synthesis_seconds: float, audio_seconds: float) -> float:
@@ -130,7 +134,9 @@ def summarize(sentences: list[SentenceResult]) -> dict[str, float | int | None]:
     """The evaluation's figures, each pooled over the sentences (text/error_rate.py for WER and CER):
     voice_wer, voice_cer over all sentences; source_wer, source_cer and voice_wer_sourced (the voice
     on the same sentences) over those with a recording; mcd_db and duration_ratio: arithmetic means
-    over those with a recording; rtf = real_time_factor of all sentences together."""
+    over those with a recording; voice_mos and source_mos: arithmetic means of the predicted MOS
+    (evaluation/naturalness.py) of the voice's and the recordings' audio, None without DistillMOS;
+    rtf = real_time_factor of all sentences together."""
     references = [sentence.reference for sentence in sentences]
     sourced = [sentence for sentence in sentences if sentence.source is not None]
 
@@ -153,6 +159,8 @@ def summarize(sentences: list[SentenceResult]) -> dict[str, float | int | None]:
                                                      [s.voice.normalized for s in sourced])) if sourced else None,
         "mcd_db": rounded(mean([s.mcd_db for s in sourced if s.mcd_db is not None])),
         "duration_ratio": rounded(mean([s.duration_ratio for s in sourced if s.duration_ratio is not None])),
+        "voice_mos": rounded(mean([s.voice.mos for s in sentences if s.voice.mos is not None])),
+        "source_mos": rounded(mean([s.source.mos for s in sourced if s.source.mos is not None])),
         "skipped_words": sum(len(s.voice.skipped) for s in sentences),
         "repeated_words": sum(len(s.voice.repeated) for s in sentences),
         "rtf": rounded(real_time_factor(sum(s.synthesis_seconds for s in sentences),
@@ -192,7 +200,8 @@ def evaluate_sentences(synthesizer: Synthesizer, recognizer: Recognizer, sentenc
 
 
 # The figures `tacotron demo` puts in report.json (the full set is in `tacotron evaluate`'s evaluation.json).
-REPORT_FIGURES = ("sentences", "voice_wer", "voice_cer", "source_wer", "source_cer", "mcd_db", "duration_ratio")
+REPORT_FIGURES = ("sentences", "voice_wer", "voice_cer", "source_wer", "source_cer", "mcd_db", "duration_ratio",
+                  "voice_mos", "source_mos")
 
 
 def intelligibility_report(synthesizer: Synthesizer, data_dir: str | Path, settings, progress: bool = True) -> dict:

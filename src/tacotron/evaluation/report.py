@@ -72,6 +72,8 @@ def summary_line(summary: dict) -> str:
     if summary.get("sourced_sentences"):
         line += (f" | source WER {figure('source_wer')} CER {figure('source_cer')}"
                  f" | MCD-DTW {figure('mcd_db', 2)} dB, duration ratio {figure('duration_ratio', 2)}")
+    if summary.get("voice_mos") is not None:
+        line += f" | predicted MOS {figure('voice_mos', 2)} (source {figure('source_mos', 2)})"
     return line + f" | RTF {figure('rtf', 2)} | {summary['sentences']} sentences"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from tacotron.errors import UserError
+from tacotron.runs.base_voices import base_voice_file, base_voice_names
 
 STEP_PATTERN = re.compile(r"step_(\d+)\.pt$")
 VOCODER_TASK = "hifigan"  # the "task" entry of a vocoder training checkpoint
@@ -86,8 +87,11 @@ def latest_loadable(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or a run folder (its best.pt, else its newest step checkpoint)."""
+    """A checkpoint file, a run folder (its best.pt, else its newest step checkpoint), or the name of
+    a base voice shipped in the package (runs/base_voices.py) when no such file or folder exists."""
     path = Path(path)
+    if not path.exists() and (shipped := base_voice_file(str(path))) is not None:
+        return shipped
     if path.is_dir():
         best = checkpoint_dir(path) / "best.pt"
         if best.is_file():
@@ -97,5 +101,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
             raise UserError(f"no checkpoint in {path} (expected {checkpoint_dir(path)}/*.pt)")
         return found[-1][1]
     if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
+        names = base_voice_names()
+        raise UserError(f"checkpoint not found: {path}"
+                        + (f" (base voices: {', '.join(names)})" if names else ""))
     return path

@@ -47,6 +47,9 @@ def learning_rate_at(step: int, config: TrainConfig) -> float:
 
 
 PHASE_INDEX = {name: index for index, name in enumerate(PHASES)}
+# The speaker-table name of a single-speaker data set's voice when its model has a table (fine-tuning
+# a multi-speaker source); synthesis speaks as it when no speaker is named.
+NEW_SPEAKER = "speaker"
 
 
 def set_phase(run, to: str, reason: str) -> None:
@@ -103,14 +106,17 @@ class TacotronTask:
         # naming speakers trains one pooled voice unless model.speaker_dim > 0.
         self.speakers = data.speakers if config.model.speaker_dim > 0 else []
         if config.model.speaker_dim > 0 and not self.speakers:
-            raise UserError("model.speaker_dim > 0 needs data whose utterances name their speaker "
-                            "(a fourth metadata.csv column, or SPEAKER/UTTERANCE.wav folders)")
+            if not train.init_from:
+                raise UserError("model.speaker_dim > 0 needs data whose utterances name their speaker "
+                                "(a fourth metadata.csv column, or SPEAKER/UTTERANCE.wav folders)")
+            # One voice fine-tuning a multi-speaker source keeps its shape: a table of one new speaker.
+            self.speakers = [NEW_SPEAKER]
         self.model = Tacotron2(config.model, len(self.frontend.symbols), config.audio.n_mels,
                                len(self.speakers)).to(self.device)
         new_run = not ckpt.step_checkpoints(loop.run_dir)  # a resumed run loads its own weights and statistics
         if train.init_from and new_run:
             report = warm_start(self.model, self.frontend.symbols, train.init_from,
-                                train.init_ignore)
+                                train.init_ignore, self.speakers)
             if loop.is_main and loop.progress:
                 print(report.table(), file=sys.stderr)
             loop.emit("warm_start", **report.event_fields())
@@ -129,8 +135,9 @@ class TacotronTask:
         train_set = MelTextDataset(data.train, self.frontend, self.speakers)
         if len(train_set) == 0:
             raise UserError("the training split is empty: nothing to train on")
-        # A warm start keeps its source's frame statistics, a resumed run its own.
-        if train.standardize_frames and new_run and not train.init_from:
+        # A warm start keeps its source's frame statistics (unless told to take the data's), a resumed
+        # run its own.
+        if train.standardize_frames and new_run and (not train.init_from or train.warm_start_statistics == "data"):
             self.model.decoder.set_mel_statistics(*(t.to(self.device) for t in train_set.mel_statistics()))
         self.speaking_rate = train_set.speaking_rate()
         self.sampler = BucketBatchSampler(train_set.frames, train.batch_size, train.seed,

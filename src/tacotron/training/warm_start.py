@@ -31,6 +31,11 @@ from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.acoustic import load_acoustic
 
 EMBEDDING = "embedding.weight"
+SPEAKER_EMBEDDING = "speaker_embedding.weight"
+# Tables whose rows are matched by name (symbols, speakers), so their first dimension may differ.
+ROW_TABLES = (EMBEDDING, SPEAKER_EMBEDDING)
+# What a fine-tuned model takes from its source unless the command line sets it (`inherit_source_shape`).
+INHERITED_SECTIONS = ("model", "audio")
 
 # NVIDIA's text/symbols.py (keithito/tacotron): pad, special, punctuation, letters, then the 84
 # ARPAbet symbols of text/cmudict.py prefixed with '@'.
@@ -75,6 +80,7 @@ class SourceWeights:
     tensors: dict[str, torch.Tensor]
     symbols: list[str]
     names: dict[str, str]  # our name -> the name in the file
+    speakers: list[str] = field(default_factory=list)  # the source's speaker table, in row order
 
 
 def is_nvidia_layout(state: Any) -> bool:
@@ -98,7 +104,7 @@ def read_source(source: str | Path) -> SourceWeights:
     acoustic = load_acoustic(path, if_vocoder="--init-from needs a Tacotron 2 checkpoint", state=state)
     tensors = acoustic.model.state_dict()
     return SourceWeights(path, "tacotron", tensors, list(acoustic.frontend.symbols),
-                         {name: name for name in tensors})
+                         {name: name for name in tensors}, acoustic.speakers)
 
 
 @dataclass
@@ -148,9 +154,11 @@ def _shape(tensor: torch.Tensor) -> str:
 
 
 def warm_start(model: nn.Module, symbols: list[str] | tuple[str, ...], source: str | Path,
-               ignore: list[str] | None = None) -> WarmStartReport:
-    """Copy `source`'s weights into `model` (whose symbol set is `symbols`) by name and shape;
-    returns the per-layer report. Shapes that cannot fit: UserError naming layer and shapes."""
+               ignore: list[str] | None = None, speakers: list[str] | None = None) -> WarmStartReport:
+    """Copy `source`'s weights into `model` (whose symbol set is `symbols`, speaker table `speakers`)
+    by name and shape; returns the per-layer report. Shapes that cannot fit: UserError naming layer
+    and shapes."""
+    speakers = list(speakers or [])
     weights = read_source(source)
     ignore = list(ignore or [])
     target = model.state_dict()
@@ -159,8 +167,8 @@ def warm_start(model: nn.Module, symbols: list[str] | tuple[str, ...], source: s
         f"{name} {tuple(tensor.shape)} in this model"
         for name, tensor in target.items()
         if name in weights.tensors and not ignored_by(name, ignore)
-        and (weights.tensors[name].shape[1:] if name == EMBEDDING else weights.tensors[name].shape)
-        != (tensor.shape[1:] if name == EMBEDDING else tensor.shape)]
+        and (weights.tensors[name].shape[1:] if name in ROW_TABLES else weights.tensors[name].shape)
+        != (tensor.shape[1:] if name in ROW_TABLES else tensor.shape)]
     if mismatched:
         raise UserError(f"--init-from {weights.path}: shapes that cannot fit (a model config "
                         f"that differs; leave such layers out with --init-ignore LAYER): "
@@ -179,6 +187,10 @@ def warm_start(model: nn.Module, symbols: list[str] | tuple[str, ...], source: s
             new_state[name] = copied[0]
             report.symbols_copied = copied[1]
             status, detail = "rows copied", f"{copied[1]}/{len(symbols)} symbols shared"
+        elif name == SPEAKER_EMBEDDING:
+            new_state[name], shared = speaker_rows(weights.tensors[name], speakers, weights.speakers)
+            status, detail = "rows copied", (f"{shared}/{len(speakers)} speakers shared; "
+                                             "the others start from the mean speaker")
         else:
             new_state[name] = weights.tensors[name]
             status, detail = "kept", ""
@@ -209,6 +221,46 @@ def copy_symbol_rows(fresh: torch.Tensor, trained: torch.Tensor, symbols: list[s
             rows[index] = trained[source_index[symbol]]
             copied += 1
     return rows, copied
+
+
+def speaker_rows(trained: torch.Tensor, speakers: list[str], source_speakers: list[str]) -> tuple[torch.Tensor, int]:
+    """The speaker table for `speakers`: the trained row of each speaker the source also has (by name),
+    the mean of the source's rows for a new one (a voice between the ones it knows); and how many were
+    shared."""
+    source_index = {name: index for index, name in enumerate(source_speakers)}
+    mean = trained.mean(dim=0)
+    rows = torch.stack([trained[source_index[name]] if name in source_index else mean for name in speakers])
+    return rows, sum(name in source_index for name in speakers)
+
+
+def init_from_setting(source: str) -> str:
+    """`train.init_from` for SOURCE: a path is saved absolute (the run may resume from another folder),
+    a base voice's name stays a name."""
+    return str(Path(source).resolve()) if Path(source).exists() else source
+
+
+def inherit_source_shape(config, explicit: list[str]) -> list[str]:
+    """A fine-tuned model takes its shape from its source: `config`'s model and audio sections become
+    the source checkpoint's (train.init_from), except the keys in `explicit` (`section.key=value` the
+    user gave). Returns the keys that changed. NVIDIA-layout sources carry no config: nothing changes."""
+    from tacotron.config import apply_overrides, config_from_dict  # config is read here only
+
+    path = ckpt.resolve_checkpoint(config.train.init_from)
+    state = ckpt.read_torch_file(path)
+    if is_nvidia_layout(state) or not isinstance(state, dict) or "config" not in state:
+        return []
+    source = config_from_dict(ckpt.load_checkpoint(path, state=state)["config"])
+    changed = []
+    for section in INHERITED_SECTIONS:
+        mine, theirs = getattr(config, section), getattr(source, section)
+        for key, value in vars(theirs).items():
+            if getattr(mine, key) != value:
+                changed.append(f"{section}.{key}")
+        setattr(config, section, theirs)
+    given = [item for item in explicit if item.split("=", 1)[0].strip().split(".")[0] in INHERITED_SECTIONS]
+    apply_overrides(config, given)
+    kept = {item.split("=", 1)[0].strip() for item in given}
+    return [key for key in changed if key not in kept]
 
 
 # ------------------------------------------------------------------ freezing
