@@ -22,9 +22,10 @@ as much as the model; a step's CPU minutes on an idle machine are steps / the id
 OUT/NAME/run may also be a run trained before (a link to it): its step_N.pt files are used as they are.
 Prints one JSON line:
 
-    {"NAME": {"5": {"wer": .., "cer": .., "mcd_db": .., "step": ..}, ..., "source": {"wer": .., "cer": ..}}, ..}
+    {"NAME": {"5": {"wer": .., "cer": .., "mcd_db": .., "mos": .., "step": ..}, ..., "source": {"wer": .., "cer": .., "mos": ..}}, ..}
 
-"source" is Whisper on the corpus's own recordings of the same sentences: the ceiling.
+"source" is Whisper on the corpus's own recordings of the same sentences: the ceiling. "mos" is the
+predicted MOS (evaluation/naturalness.py; null without DistillMOS).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from tacotron.evaluation.report import evaluate_checkpoint
 from tacotron.monitoring.sinks import build_callbacks
 from tacotron.runs import checkpoint as ckpt
 from tacotron.training.trainer import Callback, RunView, Trainer
+from tacotron.training.warm_start import inherit_source_shape
 
 
 def mark_path(variant_dir: Path, minutes: float) -> Path:
@@ -93,6 +95,8 @@ def train_variant(name: str, language: str, data: Path, overrides: list[str], ma
         budget = [f"train.max_minutes={max(marks)}"]
         callbacks = [keeper]
     config = load_config("cpu-tiny", overrides=[f"text.language={language}", *budget, *overrides])
+    if config.train.init_from:  # a fine-tuning variant takes its source's shape, as `tacotron train` does
+        inherit_source_shape(config, overrides)
     prepared = prepare(data, config)
     Trainer(config, prepared, variant_dir / "run", callbacks=[*callbacks, *build_callbacks(config)]).fit()
 
@@ -115,8 +119,8 @@ def evaluate_variant(name: str, data: Path, marks: list[float], out: Path, limit
         summary = report["summary"]
         figures[f"{mark:g}"] = {"wer": summary["voice_wer"], "cer": summary["voice_cer"],
                                 "mcd_db": summary["mcd_db"], "duration_ratio": summary["duration_ratio"],
-                                "step": report["step"]}
-        source = {"wer": summary["source_wer"], "cer": summary["source_cer"]}
+                                "mos": summary.get("voice_mos"), "step": report["step"]}
+        source = {"wer": summary["source_wer"], "cer": summary["source_cer"], "mos": summary.get("source_mos")}
         print(f"{name} {mark:g}: {json.dumps(figures[f'{mark:g}'])}", file=sys.stderr, flush=True)
     return {**figures, "source": source}
 

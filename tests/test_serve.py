@@ -482,3 +482,20 @@ def test_serve_cli_names_a_missing_checkpoint_or_a_repeated_voice(tmp_path, voic
     assert main(["serve", "--checkpoint", voice_specs[0], "--checkpoint", voice_specs[0],
                  "--vocoder", "griffin-lim"]) == 2
     assert "two voices are named 'fast'" in capsys.readouterr().err
+
+
+def test_text_that_is_not_valid_unicode_is_named_not_a_500(server, tmp_path):
+    # Valid JSON can carry a lone surrogate ("\ud800" escaped), which no encoding can write: a phoneme
+    # voice's eSpeak call (UTF-8) failed on it with a 500. The front end refuses it by name, in either
+    # input mode, before anything encodes it.
+    phonemes = build_checkpoint(tmp_path / "phonemes", [*VOICES["fast"], "text.input=phonemes"])
+    with running_server([f"phonemes={phonemes}"]) as phoneme_server:
+        for url in (server, phoneme_server):
+            for path in ("/api/tts", "/api/tts/stream"):
+                status, _, body = call(url, path, {"text": "bad \ud800 surrogate"})
+                assert status == 422, (url, path, status, body)
+                assert "text: a lone surrogate U+D800 at character 4" in detail(body), body
+                assert "not valid Unicode" in detail(body)
+            assert call(url, "/api/tts", {"text": "Fine."})[0] == 200
+            for path in ("/api/tts", "/api/tts/stream"):
+                assert metric(url, "tacotron_requests_total", endpoint=path, status="500") == 0

@@ -236,3 +236,28 @@ def test_one_voice_fine_tunes_a_multi_speaker_source_in_the_source_shape(corpus_
     first = ckpt.read_torch_file(tmp_path / "one" / "checkpoints" / "step_0000002.pt")
     # two steps at the warm-up's small learning rate move the mean row only a little
     assert torch.allclose(first["model"]["speaker_embedding.weight"][0], source_rows.mean(dim=0), atol=0.05)
+
+
+@pytest.mark.slow
+def test_warm_start_statistics_are_the_sources_unless_asked_for_the_datas(corpus_en, tmp_path):
+    """train.warm_start_statistics: "source" keeps the source's frame statistics (buffers, untouched by
+    the optimizer), "data" takes this data set's, the same a new run from scratch computes."""
+    from tacotron.data.corpus import make_corpus
+
+    russian = make_corpus("ru", tmp_path / "ru", count=12, progress=False)
+    common = ["--preset", "cpu-tiny", *FAST_OVERRIDES, "train.max_steps=1"]
+
+    def statistics(run, *extra):
+        subprocess.run([sys.executable, "-m", "tacotron.cli", "train", "--out", str(tmp_path / run), *common, *extra],
+                       check=True, capture_output=True, text=True)
+        weights = ckpt.load_checkpoint(ckpt.step_checkpoints(tmp_path / run)[-1][1])["model"]
+        return weights["decoder.mel_mean"], weights["decoder.mel_std"]
+
+    source = statistics("source", "--data", str(corpus_en))
+    scratch = statistics("scratch", "--data", str(russian))
+    kept = statistics("kept", "--data", str(russian), "--init-from", str(tmp_path / "source"))
+    taken = statistics("taken", "--data", str(russian), "--init-from", str(tmp_path / "source"),
+                       "train.warm_start_statistics=data")
+    assert not torch.allclose(source[0], scratch[0])  # the two corpora's statistics differ
+    assert all(torch.equal(a, b) for a, b in zip(kept, source))
+    assert all(torch.allclose(a, b) for a, b in zip(taken, scratch))

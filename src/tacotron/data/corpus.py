@@ -1237,7 +1237,7 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
         "voices": voices,
         "sample_rate": sample_rate,
         # The rate each voice speaks at before conversion to sample_rate (a 16 kHz voice has nothing above 8 kHz).
-        "voice_sample_rates": {voice.name: voice.native_sample_rate for voice in speaking.values() if voice},
+        "voice_sample_rates": {name: SOURCE_VOICES[name].native_sample_rate for name in voices},
         "test_count": len(test),
         # Multi-speaker corpora only: name -> the voice speaking it (eSpeak: its variant and pitch, 0-100).
         **({"speakers": {name: _speaker_summary(name) for name in names}} if names else {}),

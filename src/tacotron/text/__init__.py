@@ -15,10 +15,14 @@ from tacotron.text.symbols import (
     ENGLISH_PHONEME_SYMBOLS, ENGLISH_SYMBOLS, EOS, PAD, RUSSIAN_PHONEME_SYMBOLS, RUSSIAN_SYMBOLS,
 )
 
-__all__ = ["INPUTS", "Frontend", "UnknownSymbolsError", "detect_language", "get_frontend"]
+__all__ = ["INPUTS", "Frontend", "UnknownSymbolsError", "check_unicode", "detect_language", "get_frontend"]
 
 INPUTS = ("characters", "phonemes")  # the values of text.input
 _WORD = re.compile(r"[^\s,.!?:;]+")  # a word of normalized text: what lies between spaces and punctuation
+# A str can hold surrogate code points, which are not characters: no encoding (UTF-8 for eSpeak, for
+# files) can write them. They reach here from JSON's "\ud800" escapes, surrogateescape decoding or
+# UTF-16 cut in the middle of a pair.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class UnknownSymbolsError(UserError):
@@ -57,7 +61,10 @@ class Frontend:
         """Make text speakable: numbers, abbreviations and signs as words, punctuation unified, lowercase.
 
         Characters the language cannot speak are kept, so that unknown_characters() can report them.
+        Text that is not valid Unicode (a lone surrogate) is refused with a UserError: every caller
+        (CLI, server, data preparation) comes through here before anything encodes the text.
         """
+        check_unicode(text)
         text = unicodedata.normalize("NFC", text)
         text = punctuation.unify(text)
         # Expansion sees the original case: a capital after an abbreviation's period means the sentence ended.
@@ -95,6 +102,18 @@ class Frontend:
 
     def encode(self, text: str) -> list[int]:
         return self.to_ids(self.to_input(self.normalize(text)))
+
+
+def check_unicode(text: str) -> None:
+    """UserError naming the first lone surrogate in `text` and where it is; nothing for valid text."""
+    surrogate = _SURROGATE.search(text)
+    if surrogate:
+        at = surrogate.start()
+        # repr() writes the surrogate as "\ud800", so the message itself stays printable and encodable;
+        # the excerpt finds the place where `at` counts from the start of a segment, not of a whole text.
+        excerpt = text[max(0, at - 15): at + 15]
+        raise UserError(f"a lone surrogate U+{ord(surrogate.group()):04X} at character {at} ({excerpt!r}) "
+                        "is not valid Unicode text")
 
 
 _LANGUAGES = {  # language: (character symbols, phoneme symbols, expansion rules)

@@ -1,10 +1,11 @@
 """English expansion: numbers, currency, times, abbreviations and the signs & + % written out as words."""
 
 import re
+from decimal import Decimal
 
 from num2words import num2words
 
-from tacotron.text.punctuation import sentence_period
+from tacotron.text.punctuation import IDENTIFIER_DIGITS, sentence_period
 
 # An optional minus (not a hyphen inside "5-10"), digits with optional "," thousands groups, an optional decimal part.
 _NUMBER = r"(?:(?<!\w)-)?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?"
@@ -16,7 +17,8 @@ _CURRENCIES = {  # sign: (unit, units, subunit, subunits)
 }
 _CURRENCY = re.compile(rf"([$£€])\s?({_NUMBER})(?: (thousand|million|billion|trillion)\b)?", re.IGNORECASE)
 _TIME = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
-_ORDINAL = re.compile(r"(?<!\w)(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
+# A longer digit run is an identifier, which has no ordinal.
+_ORDINAL = re.compile(rf"(?<!\w)(\d{{1,{IDENTIFIER_DIGITS}}})(?:st|nd|rd|th)\b", re.IGNORECASE)
 _DECADE = re.compile(r"(?<!\w)(\d*0)'?s\b", re.IGNORECASE)  # "1980s", "80's"
 _NUMBER_SIGN = re.compile(r"(?:\bno\.|#)\s?(?=\d)", re.IGNORECASE)  # "No. 5", "#1"
 # Units after a number: (written form, singular, plural); "in" and "s" alone are too ambiguous to expand.
@@ -111,8 +113,9 @@ def _spell_number(number: str) -> str:
     unsigned = number.lstrip("-")
     whole, _, fraction = unsigned.replace(",", "").partition(".")
     if fraction:
-        return f"{sign}{_cardinal(int(whole))} point {_digits(fraction)}"
-    if len(whole) > 15 or (len(whole) > 1 and whole.startswith("0")):  # an identifier ("007"), not a quantity
+        whole_words = _digits(whole) if len(whole) > IDENTIFIER_DIGITS else _cardinal(int(whole))
+        return f"{sign}{whole_words} point {_digits(fraction)}"
+    if len(whole) > IDENTIFIER_DIGITS or (len(whole) > 1 and whole.startswith("0")):  # "007": an identifier
         return sign + _digits(whole)
     if len(unsigned) == 4 and unsigned[0] in "12":  # read like a year, as people do: "nineteen eighty four"
         return sign + _words(num2words(int(whole), to="year"))
@@ -121,7 +124,7 @@ def _spell_number(number: str) -> str:
 
 def _amount(number: str) -> str:
     """A quantity: never read as a year ("1500 m" is "one thousand five hundred meters")."""
-    if "." in number or len(number.lstrip("-").replace(",", "")) > 15:
+    if "." in number or len(number.lstrip("-").replace(",", "")) > IDENTIFIER_DIGITS:
         return _spell_number(number)
     sign = "minus " if number.startswith("-") else ""
     return sign + _cardinal(int(number.lstrip("-").replace(",", "")))
@@ -147,7 +150,8 @@ def _currency(match: re.Match) -> str:
     whole, _, fraction = amount.partition(".")
     if len(fraction) not in (0, 2):  # not a price in cents ("$1.5"): read the amount as a decimal number
         return f"{_spell_number(amount)} {units}"
-    main, cents = int(whole.replace(",", "")), int(fraction or 0)
+    # Decimal, not int: the whole part may be longer than the 4300 digits int() reads.
+    main, cents = Decimal(whole.replace(",", "")), int(fraction or 0)
     parts = []
     if main or not cents:
         parts.append(f"{_spell_number(whole)} {unit if main == 1 else units}")

@@ -111,7 +111,9 @@ class Phonemizer:
 
     def _espeak(self, text: str) -> str:
         """espeak_TextToPhonemes over all clauses of `text` (no punctuation in it), joined by spaces."""
-        buffer = ctypes.create_string_buffer(text.encode("utf-8"))
+        # eSpeak reads a C string, which ends at the first NUL: the words after one were dropped unsaid.
+        # As a space it parts words, as eSpeak's other control characters do.
+        buffer = ctypes.create_string_buffer(text.replace("\0", " ").encode("utf-8"))
         pointer = ctypes.c_void_p(ctypes.addressof(buffer))
         clauses = []
         with LOCK:

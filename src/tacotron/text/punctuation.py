@@ -1,8 +1,12 @@
-"""Punctuation rules shared by both languages: typographic variants mapped onto the symbol set, spacing tidied."""
+"""Punctuation rules shared by both languages: typographic variants mapped onto the symbol set, spacing
+tidied; and what both languages' expansions share (letters, identifiers, a sentence-ending period)."""
 
 import re
 
 LETTER = r"[^\W\d_]"  # a letter of any script: a word character that is neither a digit nor "_"
+# A digit run longer than this is an identifier (a card or account number), read digit by digit in both
+# languages: no one says quadrillions, num2words has no words past 10**33, int() reads at most 4300 digits.
+IDENTIFIER_DIGITS = 15
 
 # A single quote between two letters is an apostrophe ("don’t" -> "don't"); every other quote is dropped.
 _QUOTE = re.compile(rf"(?P<apostrophe>(?<={LETTER})['‘’‛`´ʼ](?={LETTER}))|[\"'«»“”„‟‘’‚‛`´ʼ]")

@@ -21,10 +21,12 @@ from decimal import Decimal
 
 from num2words import num2words
 
-from tacotron.text.punctuation import LETTER, sentence_period
+from tacotron.text.punctuation import IDENTIFIER_DIGITS, LETTER, sentence_period
 
 _SPACES = "[ \u00a0\u2009\u202f]"  # space, no-break, thin or narrow no-break space between thousands groups
-_UNSIGNED = rf"(?:\d{{1,3}}(?:{_SPACES}\d{{3}})+(?!\d)|\d+)(?:[.,]\d+)?"
+# Never from inside a digit run: a rule that failed at its first digit would otherwise be tried again
+# at each later one, and a long run of digits took minutes.
+_UNSIGNED = rf"(?<!\d)(?:\d{{1,3}}(?:{_SPACES}\d{{3}})+(?!\d)|\d+)(?:[.,]\d+)?"
 # An optional minus (not a hyphen inside "5-10"), digits with optional space-separated thousands groups,
 # an optional decimal part after "," or ".".
 _NUMBER = rf"(?:(?<!\w)-)?{_UNSIGNED}"
@@ -32,6 +34,8 @@ _NOT_AFTER_LETTER = rf"(?<!{LETTER})"
 _NOT_BEFORE_LETTER = rf"(?!{LETTER})"
 
 # The case a preposition gives the number after it (num2words' codes: n, g, d, a, i, p).
+# Matched words are looked up in these tables casefold(), not lower(): re.IGNORECASE also matches the
+# old letter forms U+1C80-U+1C88 ("ᲀ" for "в", "ᲂ" for "о"), which lower() leaves as they are.
 _PREPOSITION_CASE = {
     "в": "p", "во": "p", "о": "p", "об": "p", "при": "p",
     "к": "d", "ко": "d",
@@ -104,8 +108,9 @@ _UNITS = [
     (r"\$", _DOLLAR, "m", ""),
     (r"€", _EURO, "m", ""),
 ]
-# "5-10 кг": both ends are read in the same case, the noun agrees with the last.
-_COUNTED = [(re.compile(rf"{_PREPOSITION}(?P<number>{_NUMBER})(?:-(?P<to>{_UNSIGNED}))?\s?{unit}",
+# "5-10 кг": both ends are read in the same case, the noun agrees with the last. The unit is a group of
+# its own: its alternatives ("°C|℃") would otherwise split the whole pattern, "℃" matching without a number.
+_COUNTED = [(re.compile(rf"{_PREPOSITION}(?P<number>{_NUMBER})(?:-(?P<to>{_UNSIGNED}))?\s?(?:{unit})",
                         re.IGNORECASE), noun, gender, after) for unit, noun, gender, after in _UNITS]
 _CURRENCY_FIRST = re.compile(rf"{_PREPOSITION}(?P<sign>[$€₽])\s?(?P<number>{_NUMBER})")
 _CURRENCY_NOUNS = {"$": _DOLLAR, "€": _EURO, "₽": _RUBLE}
@@ -143,15 +148,18 @@ _CARDINAL_ENDINGS = {**dict.fromkeys(("ти", "ми", "и", "ух", "ёх", "е�
 _ENDING = "|".join(sorted({*_ORDINAL_ENDINGS, *_CARDINAL_ENDINGS}, key=len, reverse=True))
 
 _WORD_AFTER = r"(?:\s+(?P<noun>[а-яё]+))?"
+# A number that has an ordinal or an ending: a whole digit run, not an identifier (IDENTIFIER_DIGITS).
+_COUNT = rf"(?<!\d)\d{{1,{IDENTIFIER_DIGITS}}}(?!\d)"
 _NOUN_ORDINAL = re.compile(
-    rf"{_PREPOSITION}(?P<number>\d+)(?:-(?P<to>\d+))?(?:-(?P<ending>{_ENDING}))?\s+(?P<noun>"
+    rf"{_PREPOSITION}(?P<number>{_COUNT})(?:-(?P<to>{_COUNT}))?(?:-(?P<ending>{_ENDING}))?\s+(?P<noun>"
     rf"{'|'.join(sorted(_ORDINAL_NOUNS, key=len, reverse=True))}){_NOT_BEFORE_LETTER}", re.IGNORECASE)
 _YEAR_ABBREVIATION = re.compile(
     rf"{_PREPOSITION}(?P<number>\d{{3,4}})(?:-(?P<to>\d{{3,4}}))?\s?(?P<abbreviation>гг?)\.", re.IGNORECASE)
 _DATE = re.compile(rf"{_PREPOSITION}(?<!\d)(?P<number>[0-3]?\d)(?:-(?P<ending>{_ENDING}))?"
                    rf"\s+(?P<month>{'|'.join(_MONTHS)}){_NOT_BEFORE_LETTER}", re.IGNORECASE)
 _WITH_ENDING = re.compile(
-    rf"{_PREPOSITION}(?P<number>\d+)-(?P<ending>{_ENDING}){_NOT_BEFORE_LETTER}{_WORD_AFTER}", re.IGNORECASE)
+    rf"{_PREPOSITION}(?P<number>{_COUNT})-(?P<ending>{_ENDING}){_NOT_BEFORE_LETTER}{_WORD_AFTER}",
+    re.IGNORECASE)
 _YEAR_RANGE = re.compile(r"(?<![\d-])(?P<number>1\d{3}|20\d{2})-(?P<to>1\d{3}|20\d{2})(?![\d-])")
 _TIME = re.compile(rf"{_PREPOSITION}(?<!\d)(?P<hours>\d{{1,2}}):(?P<minutes>\d{{2}})(?!\d)")
 _ROMAN_CENTURY = re.compile(r"(?<![\w+])(?P<roman>[IVXL]+)(?=\s+век)")  # "XX век" -> "20 век"
@@ -230,14 +238,14 @@ def _prep(match: re.Match) -> str:
 
 def _case(match: re.Match, default: str = "n") -> str:
     """The case the matched preposition gives the number ("в 5 км" -> p), else `default`."""
-    return _PREPOSITION_CASE[match["prep"].lower()] if match["prep"] else default
+    return _PREPOSITION_CASE[match["prep"].casefold()] if match["prep"] else default
 
 
 def _bare_case(match: re.Match) -> str:
     """A number without a noun after a preposition: "от 5" -> g; after "в" it is a time or an amount
     ("в 5 утра", "в 1 минуту"): accusative."""
     case = _case(match)
-    return "a" if match["prep"] and match["prep"].lower() in ("в", "во") else case
+    return "a" if match["prep"] and match["prep"].casefold() in ("в", "во") else case
 
 
 def _plain_number(match: re.Match) -> str:
@@ -248,10 +256,10 @@ def _plain_number(match: re.Match) -> str:
 def _counted_gender(match: re.Match) -> str:
     """The gender a bare number takes from the noun after it, guessed from the noun's ending where it
     shows: '1 книга'/'2 минуты' feminine (одна, две), '1 окно' neuter (одно); masculine otherwise."""
-    number, noun = match["number"], (match["next"] or "").lower()
+    number, noun = match["number"], (match["next"] or "").casefold()
     if not number.isdigit() or not noun:
         return "m"
-    value = int(number)
+    value = int(number[-2:])  # the last two digits decide; the run may be longer than int() reads
     if value % 10 == 1 and value % 100 != 11:
         # An accusative "-у"/"-ю" is feminine ("на 1 минуту") where the number is read as written.
         feminine_endings = "аяую" if _bare_case(match) in ("n", "a") else "ая"
@@ -278,13 +286,18 @@ def _ordinal(number: str, case: str, gender: str, plural: bool = False) -> str:
 
 
 def _spell_number(number: str, case: str = "n", gender: str = "m") -> str:
-    """'-1 234,5' -> 'минус тысяча двести тридцать четыре целых пять десятых'; decimals stay nominative."""
+    """'-1 234,5' -> 'минус тысяча двести тридцать четыре целых пять десятых'; decimals stay nominative.
+    An identifier ("007", a part longer than IDENTIFIER_DIGITS) is read digit by digit, the point as
+    "запятая"."""
     number = re.sub(r"\s", "", number).replace(",", ".")
     sign = "минус " if number.startswith("-") else ""
     number = number.lstrip("-")
-    if number.isdigit() and (len(number) > 15 or (len(number) > 1 and number.startswith("0"))):
-        return sign + " ".join(num2words(int(digit), lang="ru") for digit in number)  # an identifier ("007")
-    if "." in number:
+    whole, point, fraction = number.partition(".")
+    if (max(len(whole), len(fraction)) > IDENTIFIER_DIGITS
+            or (not point and len(whole) > 1 and whole.startswith("0"))):
+        return sign + " ".join("запятая" if digit == "." else num2words(int(digit), lang="ru")
+                               for digit in number)
+    if point:
         return sign + num2words(Decimal(number), lang="ru", gender=gender)
     return sign + _cardinal(int(number), case, gender)
 
@@ -299,7 +312,7 @@ def _counted(number: str, to: str | None, noun: dict, gender: str, case: str) ->
     if any(separator in last for separator in ".,"):
         # A fraction takes the genitive singular: "пять десятых процента".
         return f"{spelled} {noun['g', False]}"
-    value = abs(int(last))
+    value = int(last.lstrip("-")[-2:])  # the last two digits decide; the run may be longer than int() reads
     ends_in_one = value % 10 == 1 and value % 100 != 11
     if case in ("n", "a"):
         if ends_in_one:
@@ -315,7 +328,7 @@ def _year_abbreviation(match: re.Match) -> str:
     genitive of dates ('1 мая 1812 г.'); the period stays when it ends the sentence."""
     if len(match["number"]) == 3 and not (match["prep"] or match["to"]):
         return match.group()  # "200 г." without a preposition is grams
-    plural = match["abbreviation"].lower() == "гг" or bool(match["to"])
+    plural = match["abbreviation"].casefold() == "гг" or bool(match["to"])
     case = _case(match, default="g")
     if case == "a":
         case = "n"
@@ -329,11 +342,11 @@ def _noun_ordinal(match: re.Match) -> str:
     """'в 1812 году' -> 'в тысяча восемьсот двенадцатом году', '5 числа' -> 'пятого числа'. Before a form of
     'год' only a number of 3+ digits, with an ending or before 'году' is a year: '3 года' counts years."""
     noun = match["noun"]
-    case, plural, gender, lemma = _ORDINAL_NOUNS[noun.lower()]
+    case, plural, gender, lemma = _ORDINAL_NOUNS[noun.casefold()]
     number, to, ending = match["number"], match["to"], match["ending"]
-    if lemma == "год" and not (len(number) >= 3 or ending or noun.lower() == "году"):
+    if lemma == "год" and not (len(number) >= 3 or ending or noun.casefold() == "году"):
         return match.group()  # a count: the plain-number rules read it
-    if noun.lower() in ("году", "веку") and match["prep"] and _PREPOSITION_CASE[match["prep"].lower()] == "d":
+    if noun.casefold() in ("году", "веку") and match["prep"] and _case(match) == "d":
         case = "d"  # "к 1812 году": dative, which "году" also is
     if ending and ending in _CARDINAL_ENDINGS:
         return match.group()
@@ -356,14 +369,14 @@ def _date(match: re.Match) -> str:
 def _with_ending(match: re.Match) -> str:
     """'1-й' -> 'первый', '2-го' -> 'второго', '1990-е годы' -> 'тысяча девятьсот девяностые годы',
     '2-х' -> 'двух', '5-ти' -> 'пяти'."""
-    number, ending, noun = match["number"], match["ending"].lower(), match["noun"] or ""
+    number, ending, noun = match["number"], match["ending"].casefold(), match["noun"] or ""
     after = match.group()[match.end("ending") - match.start():]
     if ending in _CARDINAL_ENDINGS or (ending in ("х", "ух", "ёх", "ех") and int(number) < 10):
         return f"{_prep(match)}{_cardinal(int(number), _CARDINAL_ENDINGS.get(ending, 'g'))}{after}"
     case, gender, plural = _ORDINAL_ENDINGS[ending]
     if plural == "?":  # "-е": a decade ("1990-е") or a plural noun makes it plural, else neuter ("5-е место")
-        plural = noun.lower() in ("годы",) or (len(number) == 4 and number.endswith("0"))
-    if case == "p" and match["prep"] and match["prep"].lower() in _INSTRUMENTAL_PREPOSITIONS:
+        plural = noun.casefold() in ("годы",) or (len(number) == 4 and number.endswith("0"))
+    if case == "p" and match["prep"] and match["prep"].casefold() in _INSTRUMENTAL_PREPOSITIONS:
         case = "i"  # "с 5-м" is instrumental, "в 5-м" prepositional
     return f"{_prep(match)}{_ordinal(number, case, gender, plural)}{after}"
 

@@ -17,6 +17,12 @@ from tacotron.text.symbols import STRESS
 INSTALL_HINT = "pip install 'tacotron[stress]'  (silero-stress, which ships its weights)"
 _VOWELS = "аеёиоуыэюяАЕЁИОУЫЭЮЯ"
 _WORD = re.compile(rf"[\w{STRESS}]+")
+# Silero's n-gram model embeds every substring of each word it is given (its words are cut at spaces,
+# punctuation and hyphens, as below): a word of n letters costs n**3 / 6 characters, so one 1,200-letter
+# "word" took most of a minute and a longer one fills the memory. No Russian word is half this long
+# (the longest have about 35 letters): a longer run is left unmarked and not given to the model.
+LONGEST_WORD = 64
+_LONG_WORD = re.compile(rf"[^\s.,!?;:<>=()/\\-]{{{LONGEST_WORD + 1},}}")
 
 
 class Accentor:
@@ -31,8 +37,18 @@ class Accentor:
             self._model = load_accentor("ru")
 
     def __call__(self, text: str) -> str:
-        """Text with a "+" before each stressed vowel; text that already has marks is left as it is."""
-        if STRESS in text or not text.strip():
+        """Text with a "+" before each stressed vowel; text that already has marks is left as it is,
+        and so are runs longer than LONGEST_WORD."""
+        if STRESS in text:
+            return text
+        pieces, start = [], 0
+        for long_word in _LONG_WORD.finditer(text):
+            pieces += [self._mark(text[start:long_word.start()]), long_word.group()]
+            start = long_word.end()
+        return "".join([*pieces, self._mark(text[start:])])
+
+    def _mark(self, text: str) -> str:
+        if not text.strip():
             return text
         with _torch_state_kept():
             return self._model(text)
