@@ -24,7 +24,9 @@ def export_voice(checkpoint: str | Path, out_dir: str | Path, extra_manifest: st
         "step": state.get("step"),
         "parameters": sum(parameter.numel() for parameter in loaded.model.parameters()),
         "val_metrics": state.get("val_metrics"),
-        "exported_from": str(path),
+        # Relative to the folder it was exported from: a manifest shipped to others names no local path.
+        "exported_from": str(path.resolve().relative_to(Path.cwd().resolve()))
+        if path.resolve().is_relative_to(Path.cwd().resolve()) else path.name,
     }
     if extra_manifest:
         extra = Path(extra_manifest)
