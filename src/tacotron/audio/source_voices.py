@@ -100,8 +100,6 @@ class PiperSourceVoice(SourceVoice):
     """Piper's joe through the `piper-tts` package (onnxruntime). VITS samples its noise inside the ONNX
     graph, unseeded: the same sentence comes out slightly different on each run."""
 
-    native_sample_rate = 22050
-
     def __init__(self, sample_rate: int):
         super().__init__(sample_rate)
         self.name = "joe"
@@ -122,6 +120,11 @@ def _scheme_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def festival_voice_installed(name: str) -> bool:
+    """Whether Festival's voice for corpus voice `name` (slt, nsh) is installed (FESTIVAL_VOICE_DIRS/LANG/VOICE)."""
+    return any(path.is_dir() for folder in FESTIVAL_VOICE_DIRS for path in folder.glob(f"*/{FESTIVAL_VOICES[name]}"))
+
+
 class FestivalSourceVoice(SourceVoice):
     """A Festival voice, spoken by one `festival --batch` process per `FESTIVAL_BATCH` sentences."""
 
@@ -129,10 +132,7 @@ class FestivalSourceVoice(SourceVoice):
         super().__init__(sample_rate)
         self.name, self.festival_name = name, FESTIVAL_VOICES[name]
         self.executable = shutil.which("festival")
-        installed = any((folder / language / self.festival_name).is_dir()
-                        for folder in FESTIVAL_VOICE_DIRS if folder.is_dir() for language in
-                        [path.name for path in folder.iterdir()])
-        if self.executable is None or not installed:
+        if self.executable is None or not festival_voice_installed(name):
             raise UserError(f"corpus voice {name!r} needs Festival and its voice {self.festival_name}: "
                             f"{SOURCE_VOICES[name].install}")
         self.native_sample_rate = 0  # read from the first file
