@@ -8,7 +8,7 @@ over the last 25 steps, and its teacher-forced validation mel L1 at every valida
         --variant raw-lr1e-3 train.standardize_frames=false train.learning_rate=0.001
 
 A variant is NAME [key=value ...]; runs go to --out/NAME (a finished one is read, not trained
-again). README "Measuring intelligibility" has the table of the screen that made standardized
+again). docs/results.md ("Standardized frames") has the table of the screen that made standardized
 frames the default.
 """
 
