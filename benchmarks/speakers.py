@@ -27,7 +27,7 @@ import torch
 from tacotron.audio.mel import MelSpectrogram
 from tacotron.audio.pitch import mean_f0
 from tacotron.config import load_config
-from tacotron.data.corpus import _speakable, make_corpus, read_test_sentences, speaker_voice
+from tacotron.data.corpus import make_corpus, read_test_sentences, speakable, speaker_voice
 from tacotron.data.prepare import prepare
 from tacotron.inference import Synthesizer
 from tacotron.training.trainer import Trainer
@@ -54,7 +54,7 @@ def measure(run_dir: Path, corpus: Path, count: int, vocoder: str) -> tuple[dict
     for name in synthesizer.speakers:
         voice = speaker_voice("en", name)
         for sentence in sentences:
-            source = voice.synthesize(_speakable(sentence.normalized))
+            source = voice.synthesize(speakable(sentence.normalized))
             source_f0[name].append(mean_f0(source, voice.sample_rate))
             # The source's own mel through the same vocoder: what the vocoder and pYIN make of the
             # speaker's true pitch (a vocoder can lose a low voice, pYIN can jump an octave).
