@@ -1,5 +1,6 @@
-"""Base voices (runs/base_voices.py): a checkpoint exported as a compact voice (float16 weights, no
-optimizer, a manifest) loads by name wherever a checkpoint is accepted, and speaks as its source."""
+"""Base voices (runs/base_voices.py): a checkpoint exported as a voice file (float16 weights and the voice
+manifest, no optimizer or run config) loads by name wherever a checkpoint is accepted, and speaks as its
+source."""
 
 import json
 
@@ -15,7 +16,7 @@ from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.acoustic import load_acoustic
 from tacotron.training.checkpoint import save_untrained_voice
 
-from conftest import FAST_OVERRIDES
+from support.overrides import FAST_OVERRIDES
 
 
 @pytest.fixture()
@@ -42,7 +43,9 @@ def test_exported_voice_is_small_and_loads_by_name_with_the_same_weights(shipped
     assert ckpt.resolve_checkpoint("base-xx") == voice
     assert voice.stat().st_size < 0.55 * shipped.stat().st_size  # float16, no optimizer
     manifest = base_voices.base_voice_manifest("base-xx")
-    assert manifest["step"] == 1234 and manifest["language"] == "en" and manifest["source_voice"] == "test"
+    assert manifest["provenance"]["step"] == 1234 and manifest["text"]["language"] == "en"
+    assert manifest["source_voice"] == "test"
+    assert set(torch.load(voice, weights_only=False)) == {"model", "voice"}  # no optimizer, no run config
     assert manifest["parameters"] == sum(p.numel() for p in load_acoustic(shipped).model.parameters())
 
     original, compact = load_acoustic(shipped).model.state_dict(), load_acoustic("base-xx").model.state_dict()
@@ -75,8 +78,8 @@ def test_serve_without_a_checkpoint_serves_the_base_voices(shipped):
 def test_shipped_base_voices_speak_by_name_and_stop_by_their_gate(name, text, tmp_path):
     import soundfile
 
-    manifest = base_voices.base_voice_manifest(name)
-    assert manifest["language"] == name[-2:] and manifest["step"] > 0
+    voice = load_acoustic(name).voice  # its manifest, whether exported before the voice manifest or after
+    assert voice.config.text.language == name[-2:] and voice.step > 0
     out = tmp_path / "said.wav"
     assert main(["synth", "--checkpoint", name, "--text", text, "--out", str(out), "--vocoder", "griffin-lim"]) == 0
     audio, rate = soundfile.read(out)

@@ -39,7 +39,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None = No
         given = Path(checkpoint)
         out_dir = given / "evaluation" if given.is_dir() else path.parent / f"{path.stem}-evaluation"
     out_dir = Path(out_dir)
-    report = {"checkpoint": str(path), "step": ckpt.load_checkpoint(path).get("step"),
+    report = {"checkpoint": str(path), "step": synthesizer.checkpoint_step,
               "report_dir": str(out_dir), "data": str(data_dir) if data_dir else None,
               "sentences_file": str(sentences_file) if sentences_file else None,
               "asr_model": recognizer.model_name, "vocoder": synthesizer.vocoder.name,

@@ -10,7 +10,8 @@ window, retries) is easier to keep in Python than in a graph:
     postnet.onnx        decoder mel [B, n_mels, T] -> postnet mel (residual added)
     vocoder.onnx        log-mel [B, n_mels, T] -> waveform [B, T * hop] (HiFi-GAN; absent for
                         Griffin-Lim, which runs in torch)
-    tacotron_onnx.json  the config, symbol table, speaker names, speaking rate and graph names
+    tacotron_onnx.json  the graph names, the vocoder's name and the voice manifest (runs/voice.py:
+                        settings, symbol table, speaker names, speaking rate)
 
 The prenet's dropout stays on at inference (Tacotron 2), so its masks are inputs: the runtime
 draws them from the same seeded generator as PyTorch (inference/onnx_runtime.py).
@@ -32,7 +33,7 @@ from tacotron.model.tacotron2 import DecoderState, Tacotron2
 from tacotron.runs.acoustic import load_acoustic
 
 MANIFEST = "tacotron_onnx.json"
-FORMAT = "tacotron-onnx-1"
+FORMAT = "tacotron-onnx-2"  # 1: before the voice manifest, the run config and voice entries instead
 OPSET = 17
 STATE_NAMES = ("attention_hidden", "attention_cell", "decoder_hidden", "decoder_cell", "weights",
                "weights_cumulative", "context")
@@ -139,8 +140,7 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path, vocoder: str | None
     out_dir = Path(out_dir)
     loaded = load_acoustic(checkpoint, if_vocoder="export the acoustic model's checkpoint with "
                                                    "--vocoder pointing at this one")
-    path, state, config, frontend, model = (loaded.path, loaded.state, loaded.config,
-                                            loaded.frontend, loaded.model)
+    path, config, frontend, model = loaded.path, loaded.config, loaded.frontend, loaded.model
     chosen = load_vocoder(vocoder, config.audio)
 
     n_mels, symbols, batch = config.audio.n_mels, 7, 2
@@ -186,16 +186,7 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path, vocoder: str | None
     else:
         (out_dir / "vocoder.onnx").unlink(missing_ok=True)
 
-    manifest = {
-        "format": FORMAT,
-        "checkpoint": str(path.resolve()),
-        "step": state.get("step"),
-        "vocoder": chosen.name,
-        "files": files,
-        "symbols": list(state["symbols"]),
-        "speakers": list(loaded.speakers),  # the speaker table's names, in order (empty: one speaker)
-        "frames_per_symbol": state.get("frames_per_symbol"),
-        "config": config.to_dict(),
-    }
+    manifest = {"format": FORMAT, "checkpoint": str(path.resolve()), "vocoder": chosen.name, "files": files,
+                "voice": loaded.voice.manifest()}
     atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
     return out_dir / MANIFEST

@@ -15,13 +15,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tacotron.config import config_from_dict
+from tacotron.config import Config
 from tacotron.errors import UserError
 from tacotron.inference.onnx_export import FORMAT, MANIFEST, STATE_NAMES
 from tacotron.inference.synthesizer import Synthesizer
 from tacotron.inference.vocoder import Vocoder, load_vocoder
 from tacotron.model.tacotron2 import TacotronOutput, lengths_to_mask, stop_threshold
-from tacotron.text import get_frontend
+from tacotron.runs.voice import make_voice, read_voice
+
+# An export written before the voice manifest: its run config and voice entries (symbols, speakers,
+# frames_per_symbol, step) at the top, read as a checkpoint saved before manifests is.
+FORMAT_BEFORE_VOICE = "tacotron-onnx-1"
 
 
 def session(path: Path, threads: int | None = None):
@@ -42,24 +46,26 @@ def session(path: Path, threads: int | None = None):
 
 
 def read_manifest(folder: str | Path) -> dict:
+    """The export's manifest, its voice manifest under "voice" whatever the export's format."""
     folder = Path(folder)
     path = folder / MANIFEST if folder.is_dir() else folder
     if not path.is_file():
         raise UserError(f"{folder}: not an ONNX export ({MANIFEST} missing); make one with "
                         f"`tacotron export --checkpoint CK --format onnx --out {folder}`")
     manifest = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("format") == FORMAT_BEFORE_VOICE:
+        return {**manifest, "voice": make_voice(manifest["config"], manifest)}
     if manifest.get("format") != FORMAT:
-        raise UserError(f"{path}: unknown export format {manifest.get('format')!r}")
+        raise UserError(f"{path}: unknown export format {manifest.get('format')!r} (one of a newer "
+                        "tacotron? upgrade tacotron to load it)")
     return manifest
 
 
 class OnnxTacotron:
     """The `Tacotron2.infer` of an exported model, on onnxruntime."""
 
-    def __init__(self, folder: str | Path, manifest: dict, threads: int | None = None):
+    def __init__(self, folder: str | Path, files: dict[str, str], config: Config, threads: int | None = None):
         folder = Path(folder)
-        config = config_from_dict(manifest["config"])
-        files = manifest["files"]
         self.encoder = session(folder / files["encoder"], threads)
         # One decoder step is a few small matrix products: splitting them over threads costs more
         # in synchronisation than it gains (0.092 s on 1 thread against 0.113 s on 2, as above).
@@ -162,11 +168,8 @@ def onnx_synthesizer(folder: str | Path, overrides: list[str] | None = None,
     folder = Path(folder)
     manifest = read_manifest(folder)
     folder = folder if folder.is_dir() else folder.parent
-    config = config_from_dict(manifest["config"], overrides)
-    frontend = get_frontend(config.text.language, config.text.input)
-    if list(frontend.symbols) != list(manifest["symbols"]):
-        raise UserError(f"{folder}: the export's symbol table differs from this version's "
-                        f"'{config.text.language}' frontend")
+    voice = read_voice(manifest["voice"], folder / MANIFEST, overrides)
+    config, frontend = voice.config, voice.frontend(folder)
     if vocoder is None:
         if "vocoder" in manifest["files"]:
             vocoder = OnnxVocoder(folder / manifest["files"]["vocoder"], config.audio,
@@ -175,5 +178,7 @@ def onnx_synthesizer(folder: str | Path, overrides: list[str] | None = None,
             vocoder = "griffin-lim"
     if not isinstance(vocoder, Vocoder):
         vocoder = load_vocoder(vocoder, config.audio)
-    return Synthesizer(OnnxTacotron(folder, manifest, threads), config, frontend, "cpu",
-                       manifest.get("frames_per_symbol"), vocoder, manifest.get("speakers", []))
+    synthesizer = Synthesizer(OnnxTacotron(folder, manifest["files"], config, threads), config, frontend,
+                              "cpu", voice.speaking_rate, vocoder, voice.speakers)
+    synthesizer.checkpoint_step = voice.step
+    return synthesizer

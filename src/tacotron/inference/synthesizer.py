@@ -158,8 +158,8 @@ class Synthesizer:
         if not isinstance(vocoder, Vocoder):
             vocoder = load_vocoder(vocoder, config.audio, device)
         synthesizer = cls(loaded.model, config, loaded.frontend, device,
-                          loaded.state.get("frames_per_symbol"), vocoder, loaded.speakers)
-        synthesizer.checkpoint_step = loaded.state.get("step")
+                          loaded.voice.speaking_rate, vocoder, loaded.speakers)
+        synthesizer.checkpoint_step = loaded.voice.step
         return synthesizer
 
     @property

@@ -26,6 +26,7 @@ from tacotron.files import atomic_write_text
 from tacotron.inference import Synthesizer
 from tacotron.model.alignment_metrics import AlignmentScores, score_alignment
 from tacotron.runs import checkpoint as ckpt
+from tacotron.runs.acoustic import load_voice
 from tacotron.runs.events import read_events
 from tacotron.monitoring.plots import alignment_png
 
@@ -95,7 +96,7 @@ def diagnose(checkpoint: str | Path, data_dir: str | Path | None = None,
     path = ckpt.resolve_checkpoint(checkpoint)
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     out = Path(out_dir) if out_dir else run_dir / "diagnosis"
-    state = ckpt.load_checkpoint(path)
+    provenance = load_voice(path).provenance  # step, val_metrics
     synthesizer = Synthesizer.from_checkpoint(path, overrides=[*RAW_MODEL, *(overrides or [])])
     results: list[Diagnosis] = []
     if data_dir is not None:
@@ -115,17 +116,17 @@ def diagnose(checkpoint: str | Path, data_dir: str | Path | None = None,
     metrics_file = run_dir / "metrics.jsonl"
     if metrics_file.is_file():
         history = [json.loads(line) for line in metrics_file.read_text().splitlines() if line]
-    page = render(path, state, history, results, read_events(run_dir))
+    page = render(path, provenance, history, results, read_events(run_dir))
     out.mkdir(parents=True, exist_ok=True)
     report = out / "diagnosis.html"
     atomic_write_text(report, page)
     return report
 
 
-def render(path: Path, state: dict, history: list[dict], results: list[Diagnosis],
+def render(path: Path, provenance: dict, history: list[dict], results: list[Diagnosis],
            events) -> str:
     esc = html.escape
-    metrics = state.get("val_metrics", {})
+    metrics = provenance.get("val_metrics") or {}
     rows = "".join(f"<tr><td>{esc(k)}</td><td>{v:.4f}</td></tr>" for k, v in metrics.items()
                    if isinstance(v, (int, float)))
     keys = ["step", "diagonality", "focus_rate", "coverage", "mel_l1", "gate_accuracy",
@@ -147,7 +148,7 @@ def render(path: Path, state: dict, history: list[dict], results: list[Diagnosis
 <title>diagnosis of {esc(path.name)}</title><style>
 body{{font-family:sans-serif;max-width:1100px;margin:auto}} td{{padding:2px 8px}}
 .bad{{color:#b00}} .ok{{color:#070}} img{{max-width:100%}}</style></head><body>
-<h1>Diagnosis: {esc(str(path))} (step {state.get('step', '?')})</h1>
+<h1>Diagnosis: {esc(str(path))} (step {'?' if provenance.get('step') is None else provenance['step']})</h1>
 <h2>Summary</h2><p>{len(results)} sentences checked, {len(failed)} flagged.</p>
 <h2>Validation metrics of this checkpoint</h2><table>{rows}</table>
 <h2>Validation history (last 20)</h2><table><tr>{''.join(f'<th>{k}</th>' for k in keys)}</tr>

@@ -3,7 +3,8 @@ them is the training loop's: training/checkpoint.py).
 
 Layout of a run folder:
     runs/NAME/config.yaml                       the resolved config of the run
-    runs/NAME/checkpoints/step_0000500.pt       model, optimizer, counters, RNG, config
+    runs/NAME/checkpoints/step_0000500.pt       model, optimizer, counters, RNG, config, voice
+                                                (the voice manifest: runs/voice.py)
     runs/NAME/checkpoints/step_0000500.yaml     the config saved beside each checkpoint
     runs/NAME/checkpoints/best.pt               copy of the best checkpoint by validation mel L1
 """
@@ -18,6 +19,7 @@ import torch
 
 from tacotron.errors import UserError
 from tacotron.runs.base_voices import base_voice_file, base_voice_names
+from tacotron.runs.voice import VOICE_ENTRY
 
 STEP_PATTERN = re.compile(r"step_(\d+)\.pt$")
 VOCODER_TASK = "hifigan"  # the "task" entry of a vocoder training checkpoint
@@ -54,13 +56,14 @@ def read_torch_file(path: Path, map_location="cpu") -> Any:
 
 
 def load_checkpoint(path: Path, map_location="cpu", state: Any = None) -> dict[str, Any]:
-    """This project's checkpoint at `path`; `state`: its contents when the caller has read them."""
+    """This project's checkpoint at `path` (a run's, or a voice file's: weights and voice manifest);
+    `state`: its contents when the caller has read them."""
     path = Path(path)
     if state is None:
         state = read_torch_file(path, map_location)
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise UserError(f"{path}: not a tacotron checkpoint (no model/config inside)")
-    text = state["config"].get("text")
+    if not isinstance(state, dict) or "model" not in state or not ("config" in state or VOICE_ENTRY in state):
+        raise UserError(f"{path}: not a tacotron checkpoint (no model and voice manifest or config inside)")
+    text = state.get("config", {}).get("text")
     if isinstance(text, dict) and "input" not in text:
         # Saved before text.input existed, when every model read characters; the setting's default
         # is now phonemes, which would give this model another symbol table.
@@ -70,7 +73,7 @@ def load_checkpoint(path: Path, map_location="cpu", state: Any = None) -> dict[s
     if projection is not None and "decoder.mel_mean" not in weights:
         # Saved before the decoder standardized its frames: it read and wrote raw log-mels,
         # which the identity statistics reproduce.
-        n_mels = state["config"].get("audio", {}).get("n_mels", 80)
+        n_mels = (state.get(VOICE_ENTRY) or state["config"]).get("audio", {}).get("n_mels", 80)
         weights["decoder.mel_mean"] = projection.new_zeros(n_mels)
         weights["decoder.mel_std"] = projection.new_ones(n_mels)
     return state

@@ -10,6 +10,7 @@ import torch
 
 from tacotron.files import atomic_write, atomic_write_text
 from tacotron.runs.checkpoint import checkpoint_dir, step_checkpoint_path, step_checkpoints
+from tacotron.runs.voice import VOICE_ENTRY, make_voice
 
 
 def save_checkpoint(run_dir: Path, state: dict[str, Any], config_yaml: str, keep_last: int) -> Path:
@@ -38,6 +39,7 @@ def save_untrained_voice(run_dir: Path, config, step: int = 0, seed: int = 0) ->
         model.decoder.gate_projection.bias.fill_(-10.0)
     state = {"model": model.state_dict(), "config": config.to_dict(),
              "symbols": list(frontend.symbols), "step": step}
+    state[VOICE_ENTRY] = make_voice(state["config"], state)
     return save_checkpoint(run_dir, state, config.to_yaml(), keep_last=1)
 
 

@@ -29,6 +29,7 @@ from tacotron.model.losses import (LossWeights, Tacotron2Loss, Targets, gate_sco
                                    masked_mel_losses)
 from tacotron.model.tacotron2 import Tacotron2, lengths_to_mask
 from tacotron.runs import checkpoint as ckpt
+from tacotron.runs.voice import VOICE_ENTRY, make_voice
 from tacotron.text import get_frontend
 from tacotron.training.callbacks import Callback, RunView, ValidationSample  # noqa: F401
 from tacotron.training.controller import Action, Controller
@@ -113,6 +114,9 @@ class TacotronTask:
             self.speakers = [NEW_SPEAKER]
         self.model = Tacotron2(config.model, len(self.frontend.symbols), config.audio.n_mels,
                                len(self.speakers)).to(self.device)
+        for decoder in (self.model.decoder, self.model.coarse_decoder):
+            if decoder is not None:  # the fused training loop or the reference (train.fused_decoder)
+                decoder.fused_training = train.fused_decoder
         new_run = not ckpt.step_checkpoints(loop.run_dir)  # a resumed run loads its own weights and statistics
         if train.init_from and new_run:
             report = warm_start(self.model, self.frontend.symbols, train.init_from,
@@ -156,8 +160,9 @@ class TacotronTask:
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:
-        """The checkpoint entries of what is trained (weights, optimizer, what synthesis needs)."""
-        return {
+        """The checkpoint entries of what is trained (weights, optimizer, the voice manifest: all that
+        synthesis, export and warm start read of it, runs/voice.py)."""
+        state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "symbols": list(self.frontend.symbols),
@@ -165,6 +170,8 @@ class TacotronTask:
             "frames_per_symbol": self.speaking_rate,
             "controls": dataclasses.asdict(self.controls),
         }
+        provenance = {"step": self.step, "val_metrics": self.loop.last_val_metrics}
+        return {**state, VOICE_ENTRY: make_voice(self.config.to_dict(), {**state, **provenance})}
 
     def load_weights(self, state: dict[str, Any], path: Path) -> None:
         saved = config_from_dict(state["config"])

@@ -40,7 +40,7 @@ from tacotron.model.hifigan import (Generator, MultiPeriodDiscriminator, MultiSc
                                     discriminator_loss, feature_matching_loss,
                                     generator_adversarial_loss, generator_spec)
 from tacotron.runs import checkpoint as ckpt
-from tacotron.runs.acoustic import load_acoustic
+from tacotron.runs.acoustic import load_acoustic, load_voice
 from tacotron.training.callbacks import Callback, VocoderSample
 from tacotron.training.loop import RunLoop
 
@@ -448,7 +448,7 @@ def vocoder_config(generator: str = "v1", finetune_from: str | Path | None = Non
     flags = [f"train.batch_size={HIFIGAN_BATCH_SIZE}", f"vocoder.generator={generator}"]
     if finetune_from:
         path = ckpt.resolve_checkpoint(finetune_from)
-        acoustic = config_from_dict(ckpt.load_checkpoint(path)["config"])
+        acoustic = load_voice(path, if_vocoder="--finetune-from takes a Tacotron 2 one").config
         flags += [f"audio.{f.name}={getattr(acoustic.audio, f.name)}"
                   for f in dataclasses.fields(acoustic.audio)]
         flags += [f"text.language={acoustic.text.language}",

@@ -28,7 +28,7 @@ from torch import nn
 
 from tacotron.errors import UserError
 from tacotron.runs import checkpoint as ckpt
-from tacotron.runs.acoustic import load_acoustic
+from tacotron.runs.acoustic import load_acoustic, load_voice
 
 EMBEDDING = "embedding.weight"
 SPEAKER_EMBEDDING = "speaker_embedding.weight"
@@ -242,14 +242,15 @@ def init_from_setting(source: str) -> str:
 def inherit_source_shape(config, explicit: list[str]) -> list[str]:
     """A fine-tuned model takes its shape from its source: `config`'s model and audio sections become
     the source checkpoint's (train.init_from), except the keys in `explicit` (`section.key=value` the
-    user gave). Returns the keys that changed. NVIDIA-layout sources carry no config: nothing changes."""
-    from tacotron.config import apply_overrides, config_from_dict  # config is read here only
+    user gave). Returns the keys that changed. The source's voice manifest (runs/voice.py) says its
+    shape; NVIDIA-layout sources carry none: nothing changes."""
+    from tacotron.config import apply_overrides  # config is read here only
 
     path = ckpt.resolve_checkpoint(config.train.init_from)
     state = ckpt.read_torch_file(path)
-    if is_nvidia_layout(state) or not isinstance(state, dict) or "config" not in state:
+    if is_nvidia_layout(state):
         return []
-    source = config_from_dict(ckpt.load_checkpoint(path, state=state)["config"])
+    source = load_voice(path, if_vocoder="--init-from needs a Tacotron 2 checkpoint", state=state).config
     changed = []
     for section in INHERITED_SECTIONS:
         mine, theirs = getattr(config, section), getattr(source, section)
