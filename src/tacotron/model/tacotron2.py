@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tacotron.config import ModelConfig
+from tacotron.model.decoder_loop import fused_decoder_loop
 
 
 @dataclass
@@ -151,6 +152,10 @@ class Decoder(nn.Module):
         # learning the log-mel's offset and scale (-11.5..2). Identity for weights trained without.
         self.register_buffer("mel_mean", torch.zeros(n_mels))
         self.register_buffer("mel_std", torch.ones(n_mels))
+        # Training runs the loop as one autograd Function with a hand-written backward
+        # (model/decoder_loop.py; train.fused_decoder); False: the step-by-step autograd loop below,
+        # the reference. A plain attribute, not state: checkpoints do not carry it.
+        self.fused_training = True
 
     def set_mel_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         self.mel_mean.copy_(mean)
@@ -208,6 +213,12 @@ class Decoder(nn.Module):
         # Input of step i is the last frame of step i-1; step 0 gets a zero "go" frame.
         previous = mels[:, :, self.r - 1::self.r][:, :, : steps - 1].transpose(1, 2)
         inputs = torch.cat([mels.new_zeros(batch, 1, self.n_mels), previous], dim=1)
+        if (self.fused_training and self.training and torch.is_grad_enabled()
+                and not torch.is_autocast_enabled(memory.device.type)):
+            hidden, alignments = fused_decoder_loop(self, memory, text_mask, inputs,
+                                                    teacher_forcing_ratio)
+            mel = self.frames(hidden).reshape(batch, steps * self.r, self.n_mels).transpose(1, 2)
+            return mel, self.gate_projection(hidden).squeeze(2), alignments
         free_running = teacher_forcing_ratio < 1.0
         prenet_out = None if free_running else self.prenet_input(inputs)  # all steps at once
         processed_memory = self.attention.memory_layer(memory)
