@@ -1,4 +1,5 @@
-import glob
+"""Fixtures shared by the test modules; helpers that are not fixtures live in tests/support/."""
+
 import importlib.util
 import os
 import pwd
@@ -12,14 +13,8 @@ import pytest
 
 from tacotron.config import load_config
 
-# Small enough to train a step in well under a second on 2 cores, same code paths as cpu-tiny.
-FAST_OVERRIDES = [
-    "model.embedding_dim=32", "model.encoder_dim=32", "model.prenet_dims=[32,32]",
-    "model.attention_rnn_dim=64", "model.decoder_rnn_dim=64", "model.attention_dim=16",
-    "model.location_filters=4", "model.postnet_channels=32", "train.batch_size=4",
-    "train.val_every_steps=4", "train.checkpoint_every_steps=4", "train.log_every_steps=2",
-    "train.num_threads=1", "data.val_size=3",
-]
+from support.overrides import FAST_OVERRIDES
+from support.postgres import find_postgres_bin, user_exists
 
 
 @pytest.fixture(scope="session")
@@ -38,15 +33,6 @@ def fast_config():
     return build
 
 
-def find_postgres_bin() -> Path | None:
-    """The folder of PostgreSQL's server programs (Debian keeps them off PATH)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).resolve().parent if initdb else None
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
     """A real PostgreSQL server on loopback for this test session (`.ci/run` installs the
@@ -62,7 +48,7 @@ def postgres_url():
     sockets.mkdir()
     prefix: list[str] = []
     if os.geteuid() == 0:  # the server refuses to run as root
-        user = "postgres" if _user_exists("postgres") else "nobody"
+        user = "postgres" if user_exists("postgres") else "nobody"
         entry = pwd.getpwnam(user)
         for path in (root, sockets):
             os.chown(path, entry.pw_uid, entry.pw_gid)
@@ -89,10 +75,3 @@ def postgres_url():
                         "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
-
-def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False

@@ -10,7 +10,7 @@ from PIL import Image
 
 from tacotron.cli import main
 
-from conftest import FAST_OVERRIDES
+from support.overrides import FAST_OVERRIDES
 
 pytestmark = pytest.mark.slow  # trains the demo for its time budget
 
@@ -42,8 +42,11 @@ def test_demo_writes_report_sample_and_alignment(corpus_en, tmp_path, capsys):
     assert rate == 22050 and 0 < len(audio) <= report["infer"][0]["frames"] * 256
     assert report["vocoder"] == "griffin-lim"
     heard = report["intelligibility"]
-    assert heard["sentences"] == 2 and heard["voice_wer"] >= 0 and heard["voice_cer"] >= 0
-    assert heard["source_wer"] <= 0.5 and heard["mcd_db"] > 0  # Whisper on eSpeak: mostly right
+    # Seconds of training against the recordings it imitates: Whisper hears the voice worse than its
+    # sources. A report that scored the sources as the voice (or either as the reference) would not
+    # say so. How well Whisper hears eSpeak itself is benchmarks/whisper_on_espeak.py's to pin.
+    assert heard["sentences"] == 2 and heard["mcd_db"] > 0
+    assert heard["voice_wer"] > heard["source_wer"] and heard["voice_cer"] > heard["source_cer"]
     assert np.isfinite(audio).all()
     png = (out / "alignment.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -16,7 +16,7 @@ import torch
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.events import read_events
 
-from conftest import FAST_OVERRIDES
+from support.overrides import FAST_OVERRIDES
 
 pytestmark = pytest.mark.slow  # trains under torchrun
 

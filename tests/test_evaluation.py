@@ -11,8 +11,9 @@ from tacotron.audio.espeak import EspeakVoice
 from tacotron.cli import main
 from tacotron.evaluation.intelligibility import held_out_sentences
 from tacotron.errors import UserError
+from tacotron.text.error_rate import character_error_rate, word_error_rate
 
-from conftest import FAST_OVERRIDES
+from support.overrides import FAST_OVERRIDES
 
 
 def test_mcd_is_zero_for_the_same_audio_small_for_the_same_words_large_for_others():
@@ -59,7 +60,7 @@ def test_training_time_and_command_line_evaluation_end_to_end(corpus_en, tmp_pat
     assert code == 0, capsys.readouterr().err
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["step"] == 4 and record["wer"] >= 0.5  # 4 steps of training: not yet speech
-    assert 0 <= record["cer"] and record["mcd_db"] > 5.0 and record["duration_ratio"] > 0
+    assert record["cer"] > 0 and record["mcd_db"] > 5.0 and record["duration_ratio"] > 0
     assert record["eval_seconds"] > 0
     capsys.readouterr()
     assert main(["status", str(run)]) == 0
@@ -72,29 +73,29 @@ def test_training_time_and_command_line_evaluation_end_to_end(corpus_en, tmp_pat
     report = json.loads((out / "evaluation.json").read_text())
     summary = report["summary"]
     assert summary["sentences"] == summary["sourced_sentences"] == 3
-    # Whisper base on the eSpeak recordings of en_test_001..003 (measured): the recognizer's ceiling.
-    assert EXPECTED_SOURCE_WER[0] <= summary["source_wer"] <= EXPECTED_SOURCE_WER[1]
-    assert EXPECTED_SOURCE_CER[0] <= summary["source_cer"] <= EXPECTED_SOURCE_CER[1]
-    assert summary["voice_wer"] >= 0.5 and 0 < summary["voice_cer"]
+    # What Whisper hears in eSpeak moves with both models (benchmarks/whisper_on_espeak.py pins it);
+    # what tacotron guarantees is the scoring of whatever was heard: each figure is that of the
+    # transcripts the report shows, pooled over the sentences (not a mean of the sentences' rates).
+    sentences = report["sentences"]
+    references = [sentence["reference"] for sentence in sentences]
+    for side in ("source", "voice"):
+        heard = [sentence[side]["normalized"] for sentence in sentences]
+        assert summary[f"{side}_wer"] == round(word_error_rate(references, heard), 4), side
+        assert summary[f"{side}_cer"] == round(character_error_rate(references, heard), 4), side
+        for sentence in sentences:
+            said, transcript = sentence["reference"].split(), sentence[side]["normalized"].split()
+            assert sentence[side]["wer"] == round(word_error_rate(sentence["reference"],
+                                                                  sentence[side]["normalized"]), 4)
+            assert set(sentence[side]["skipped"]) <= set(said) and len(sentence[side]["skipped"]) <= len(said)
+            assert set(sentence[side]["repeated"]) <= set(transcript)
+    assert summary["voice_wer_sourced"] == summary["voice_wer"]  # every sentence has its recording
+    # Four steps of training against the recordings it imitates: heard worse than they are.
+    assert summary["voice_wer"] >= 0.5 and summary["voice_cer"] > summary["source_cer"]
     assert summary["mcd_db"] > 5.0 and summary["duration_ratio"] > 0 and summary["rtf"] > 0
-    first = report["sentences"][0]
-    assert first["reference"] == "is her mayor really ancient"
-    # One sentence's transcript moves with eSpeak's drifting state (the corpus is spoken after other
-    # tests' synthesis): only the pooled ceiling above is pinned.
-    assert 0 <= first["source"]["wer"] <= 1 and isinstance(first["voice"]["skipped"], list)
+    assert sentences[0]["reference"] == "is her mayor really ancient"
     page = (out / "evaluation.html").read_text()
     assert page.count("<audio") == 6 and "data:image/png;base64," in page
     assert (out / "voice" / "en_test_003.wav").is_file() and (out / "source" / "en_test_003.wav").is_file()
-
-
-# Measured on the corpus of generator 4: Whisper base hears "is the merrierly ancient", "his blunt tiger
-# worked happily near the cottage, so flanked the gunrooming at the school", "clara sent her to her
-# girlfriend once noon": 13 of 27 words wrong (the sentences are grammatical but odd, so the
-# recognizer's language model helps little). eSpeak's output drifts a few samples with the library's
-# state (what was spoken before in the process), and Whisper's temperature fallback samples: measured
-# WER 0.48, 0.59 and within 0.40-0.56 in three runs, CER 0.25 in the first. Ranges, not one value.
-EXPECTED_SOURCE_WER = (0.35, 0.7)
-EXPECTED_SOURCE_CER = (0.12, 0.4)
 
 
 def test_without_a_held_out_list_validation_utterances_are_evaluated(tmp_path):

@@ -15,7 +15,7 @@ from tacotron.data.prepare import prepare
 from tacotron.config import MonitorConfig
 from tacotron.errors import UserError
 from bot_server import RecordingBotServer
-from tacotron.monitoring.delivery import DeliveryWorker
+from tacotron.monitoring.delivery import MAX_BACKOFF_SECONDS, DeliveryWorker, backoff_seconds
 from tacotron.monitoring.sinks import build_callbacks
 from tacotron.monitoring.progress import eta_seconds
 from tacotron.monitoring.telegram import AlertGate
@@ -213,17 +213,24 @@ def test_missing_telegram_credentials_fail_before_training(fast_config, monkeypa
 
 
 def test_delivery_queue_is_bounded_and_never_blocks():
-    release = threading.Event()
+    taken, release = threading.Event(), threading.Event()
+    released = []  # whether the first job ended by release (True) or by its own timeout (False)
     delivered = []
+
+    def blocking():
+        taken.set()
+        released.append(release.wait(30))
+
     worker = DeliveryWorker("test", queue_size=3, attempts=1, backoff=MONITOR.retry_backoff_seconds)
-    worker.submit("blocking", lambda: release.wait(10))
-    time.sleep(0.2)  # the worker has taken the first job and waits inside it
-    started = time.perf_counter()
+    worker.submit("blocking", blocking)
+    assert taken.wait(30)  # the worker has taken the first job and waits inside it
     for number in range(10):
         worker.submit(f"job {number}", lambda number=number: delivered.append(number))
-    assert time.perf_counter() - started < 0.05
+    # The submits returned while the worker was still held inside the first job: had one waited for
+    # the worker, the job would have ended by its timeout first. No clock decides this.
     release.set()
-    worker.close(timeout=5)
+    worker.close(timeout=30)
+    assert released == [True]
     assert delivered == [7, 8, 9] and worker.dropped == 7 and worker.delivered == 4
 
 
@@ -237,13 +244,20 @@ def test_delivery_retries_with_backoff_then_succeeds():
 
     worker = DeliveryWorker("test", MONITOR.queue_size, attempts=4, backoff=0.1)
     worker.submit("flaky", flaky)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # a safety net only: the loop ends at the delivery
     while not worker.delivered and time.monotonic() < deadline:
         time.sleep(0.05)
     worker.close(timeout=5)  # (closing while failing would cut retries short, on purpose)
     assert len(calls) == 3 and worker.delivered == 1 and worker.failed == 0
+    # 0.1 s, then 0.2 s. Only lower bounds: a wait never ends early, but a loaded machine can
+    # stretch it by any amount. The schedule itself is test_backoff_doubles_up_to_its_cap's.
     gaps = [b - a for a, b in zip(calls, calls[1:])]
-    assert 0.09 <= gaps[0] < 0.5 and 0.19 <= gaps[1] < 0.7  # 0.1 s, then 0.2 s
+    assert gaps[0] >= 0.09 and gaps[1] >= 0.19, gaps
+
+
+def test_backoff_doubles_up_to_its_cap():
+    assert [backoff_seconds(attempt, 0.1) for attempt in (1, 2, 3)] == pytest.approx([0.1, 0.2, 0.4])
+    assert backoff_seconds(30, 5.0) == MAX_BACKOFF_SECONDS
 
 
 def test_alert_gate_holds_repeats_within_cooldown():

@@ -17,7 +17,7 @@ from tacotron.runs.events import read_events
 from tacotron.text import get_frontend
 from tacotron.training.trainer import Callback, Trainer
 
-from conftest import FAST_OVERRIDES
+from support.overrides import FAST_OVERRIDES
 
 pytestmark = pytest.mark.slow  # every test here trains a model
 

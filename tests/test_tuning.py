@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FAST_OVERRIDES
+from support.overrides import FAST_OVERRIDES
 from tacotron.config import ConfigError, load_config
 from tacotron.monitoring.dashboards import (find_remote_studies, find_script, find_stores,
                                           start_services, stop_services, wait_until_ready)

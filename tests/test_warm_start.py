@@ -17,7 +17,7 @@ from tacotron.text.symbols import ENGLISH_SYMBOLS
 from tacotron.training.warm_start import (NVIDIA_SYMBOLS, drop_frozen_gradients,
                                           frozen_parameters, warm_start)
 
-from conftest import FAST_OVERRIDES
+from support.overrides import FAST_OVERRIDES
 
 
 def nvidia_published_layout() -> list[tuple[str, str, tuple[int, ...]]]:

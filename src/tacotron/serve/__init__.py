@@ -4,6 +4,8 @@
     jobs.py     the bounded queue and the fixed synthesis threads behind every request
     audio.py    audio formats (WAV, FLAC, OGG/Vorbis, Opus, MP3, raw PCM) and the streamed WAV
     metrics.py  the Prometheus metrics
-    app.py      the FastAPI application: /api/*, /v1/audio/speech, /healthz, /metrics, the page
+    service.py  the speech service: voices, queue, metrics, reports and limits of one server
+    routes.py   the endpoints: /api/*, /v1/audio/speech, /healthz, /metrics, the page
+    app.py      the FastAPI application around them, and the one table of error answers
     server.py   uvicorn around it, for the CLI
 """

@@ -1,15 +1,20 @@
 """Word and character error rates of a recognizer's transcript against the text that was meant.
 
 Both sides are normalized the same way first (normalize_for_scoring), so that "17" and "seventeen",
-"Hello," and "hello", "ёлка" and "елка" count as the same words.
+"Hello," and "hello", "ёлка" and "елка" count as the same words. The alignment and the counts
+are jiwer's (rapidfuzz's Levenshtein underneath); this module adds the normalization and the
+skipped/repeated-word report a voice's errors are read by.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import jiwer
 
 from tacotron.text import get_frontend
 
@@ -33,12 +38,13 @@ def normalize_for_scoring(text: str, language: str) -> str:
 
 @dataclass
 class WordAlignment:
-    """The word-level Levenshtein alignment of a hypothesis to its reference.
+    """The word-level Levenshtein alignment of a hypothesis to its reference (jiwer's).
 
     operations: ("equal" | "substitute" | "delete" | "insert", reference word or None, hypothesis word
     or None), in reading order. skipped: reference words the hypothesis lacks (deletions).
-    repeated: inserted hypothesis words that the hypothesis already said earlier in the sentence
-    (a looping voice, "i love you i love you"); ties in the alignment keep the earliest copy as the match.
+    repeated: the extra copies of words a looping voice says again ("i love you i love you"): a word
+    the hypothesis says n times, k of them inserted, is repeated min(k, n - 1) times, reported at its
+    later copies. Counting it so does not depend on which copy an equal-cost alignment matches.
     """
 
     operations: list[tuple[str, str | None, str | None]] = field(default_factory=list)
@@ -72,70 +78,63 @@ class WordAlignment:
 
     @property
     def repeated(self) -> list[str]:
-        said: set[str] = set()
+        said = [hypothesis for _, _, hypothesis in self.operations if hypothesis is not None]
+        inserted = Counter(hypothesis for operation, _, hypothesis in self.operations
+                           if operation == "insert")
+        repeats_left = {word: min(count, said.count(word) - 1) for word, count in inserted.items()}
+        seen: set[str] = set()
         repeated = []
-        for operation, _, hypothesis in self.operations:
-            if hypothesis is None:
-                continue
-            if operation == "insert" and hypothesis in said:
-                repeated.append(hypothesis)
-            said.add(hypothesis)
+        for word in said:
+            if word in seen and repeats_left.get(word, 0) > 0:
+                repeated.append(word)
+                repeats_left[word] -= 1
+            seen.add(word)
         return repeated
 
 
-def _edit_table(reference: Sequence[str], hypothesis: Sequence[str]) -> list[list[int]]:
-    """Levenshtein (1966) table: d[i][j] = min(d[i-1][j] + 1, d[i][j-1] + 1, d[i-1][j-1] + [r_i != h_j])."""
-    table = [list(range(len(hypothesis) + 1))]
-    for i, reference_item in enumerate(reference, start=1):
-        row = [i]
-        for j, hypothesis_item in enumerate(hypothesis, start=1):
-            row.append(min(table[i - 1][j] + 1, row[j - 1] + 1,
-                           table[i - 1][j - 1] + (reference_item != hypothesis_item)))
-        table.append(row)
-    return table
-
-
-def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
-    """Minimum number of substitutions + deletions + insertions turning reference into hypothesis."""
-    return _edit_table(reference, hypothesis)[-1][-1]
+def _words(text: str) -> str:
+    """Words separated by single spaces: jiwer splits on " " only, so tabs and newlines become spaces."""
+    return " ".join(text.split())
 
 
 def align_words(reference: str, hypothesis: str) -> WordAlignment:
-    """Word alignment of two normalized texts (normalize_for_scoring), minimum edits, in reading order.
-
-    The trace runs back from the end and prefers an insertion, then a deletion, over a match of equal
-    cost, so the extra words of a repetition land after their first copy.
-    """
-    reference_words, hypothesis_words = reference.split(), hypothesis.split()
-    table = _edit_table(reference_words, hypothesis_words)
-    operations = []
-    i, j = len(reference_words), len(hypothesis_words)
-    while i or j:
-        if j and table[i][j] == table[i][j - 1] + 1:
-            operations.append(("insert", None, hypothesis_words[j - 1]))
-            j -= 1
-        elif i and table[i][j] == table[i - 1][j] + 1:
-            operations.append(("delete", reference_words[i - 1], None))
-            i -= 1
-        else:
-            same = reference_words[i - 1] == hypothesis_words[j - 1]
-            operations.append(("equal" if same else "substitute", reference_words[i - 1], hypothesis_words[j - 1]))
-            i, j = i - 1, j - 1
-    return WordAlignment(operations[::-1])
+    """Word alignment of two normalized texts (normalize_for_scoring), minimum edits, in reading order."""
+    reference, hypothesis = _words(reference), _words(hypothesis)
+    result = jiwer.process_words(reference, hypothesis)
+    reference_words, hypothesis_words = result.references[0], result.hypotheses[0]
+    operations: list[tuple[str, str | None, str | None]] = []
+    for chunk in result.alignments[0]:
+        said = reference_words[chunk.ref_start_idx:chunk.ref_end_idx]
+        heard = hypothesis_words[chunk.hyp_start_idx:chunk.hyp_end_idx]
+        if chunk.type == "insert":
+            operations += [("insert", None, word) for word in heard]
+        elif chunk.type == "delete":
+            operations += [("delete", word, None) for word in said]
+        else:  # "equal" and "substitute" chunks pair their words one to one
+            operations += [(chunk.type, meant, word) for meant, word in zip(said, heard)]
+    return WordAlignment(operations)
 
 
 def _as_list(texts: str | Sequence[str]) -> list[str]:
     return [texts] if isinstance(texts, str) else list(texts)
 
 
-def _prepared(references, hypotheses, language: str | None) -> list[tuple[str, str]]:
+def _prepared(references, hypotheses, language: str | None) -> tuple[list[str], list[str]]:
     references, hypotheses = _as_list(references), _as_list(hypotheses)
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
-    if language is None:
-        return list(zip(references, hypotheses))
-    return [(normalize_for_scoring(reference, language), normalize_for_scoring(hypothesis, language))
-            for reference, hypothesis in zip(references, hypotheses)]
+    if language is not None:
+        references = [normalize_for_scoring(reference, language) for reference in references]
+        hypotheses = [normalize_for_scoring(hypothesis, language) for hypothesis in hypotheses]
+    return [_words(reference) for reference in references], [_words(hypothesis) for hypothesis in hypotheses]
+
+
+def _pooled_rate(result) -> float:
+    """(S + D + I) / N over all utterances, with N at least 1: an empty reference scores the number of
+    inserted words (jiwer would answer 1 for any insertion there)."""
+    errors = result.substitutions + result.deletions + result.insertions
+    reference_length = result.hits + result.substitutions + result.deletions
+    return errors / max(reference_length, 1)
 
 
 def word_error_rate(references: str | Sequence[str], hypotheses: str | Sequence[str],
@@ -150,10 +149,8 @@ def word_error_rate(references: str | Sequence[str], hypotheses: str | Sequence[
     taken as already normalized and split on whitespace. An empty reference scores 0 if the
     hypothesis is empty too, else the number of inserted words.
     """
-    pairs = [(reference.split(), hypothesis.split()) for reference, hypothesis in
-             _prepared(references, hypotheses, language)]
-    errors = sum(edit_distance(reference, hypothesis) for reference, hypothesis in pairs)
-    return errors / max(sum(len(reference) for reference, _ in pairs), 1)
+    references, hypotheses = _prepared(references, hypotheses, language)
+    return _pooled_rate(jiwer.process_words(references, hypotheses))
 
 
 def character_error_rate(references: str | Sequence[str], hypotheses: str | Sequence[str],
@@ -165,7 +162,5 @@ def character_error_rate(references: str | Sequence[str], hypotheses: str | Sequ
     over the characters of the normalized texts, the single spaces between words included (so a
     split or merged word costs one edit); N_u: characters of reference u.
     """
-    pairs = [(" ".join(reference.split()), " ".join(hypothesis.split())) for reference, hypothesis in
-             _prepared(references, hypotheses, language)]
-    errors = sum(edit_distance(reference, hypothesis) for reference, hypothesis in pairs)
-    return errors / max(sum(len(reference) for reference, _ in pairs), 1)
+    references, hypotheses = _prepared(references, hypotheses, language)
+    return _pooled_rate(jiwer.process_characters(references, hypotheses))

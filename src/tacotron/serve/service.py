@@ -1,0 +1,246 @@
+"""The speech service behind the HTTP routes: the loaded voices, the synthesis queue, the metrics,
+the recent requests' reports and the limits of serve.*. One per application, on `app.state.service`.
+
+It speaks in the server's terms but knows nothing of routes: a request it refuses before any work
+is an HTTPException naming the field; what goes wrong later reaches the caller as the queue's and
+the text's own exceptions (QueueFull, JobTimeout, ClientGone, UserError), which the application
+turns into answers in one place (app.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+from fastapi import HTTPException
+from starlette.concurrency import run_in_threadpool
+
+from tacotron.config import ServeConfig
+from tacotron.errors import UserError
+from tacotron.inference.synthesizer import SegmentSynthesis
+from tacotron.serve.audio import encode, pcm16, streaming_wav_header
+from tacotron.serve.jobs import Job, SynthesisQueue
+from tacotron.serve.metrics import ServerMetrics, real_time_factor
+from tacotron.serve.voices import Voice
+
+
+@dataclass
+class Finished:
+    """The last item of a whole-audio job."""
+
+    segments: list[SegmentSynthesis]
+    waveform: np.ndarray
+    body: bytes
+    synthesis_seconds: float
+
+
+@dataclass
+class StreamedSegment:
+    segment: SegmentSynthesis
+    body: bytes  # its 16-bit samples, the pause after it included
+    samples: int
+    synthesis_seconds: float  # since the job started
+
+
+@dataclass
+class Spoken:
+    """A whole-audio answer: the encoded audio and the request's report."""
+
+    body: bytes
+    report: dict
+
+
+class Reports:
+    """The last `size` requests' reports and alignments, by request id (event-loop thread only)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict[str, tuple[dict, list[SegmentSynthesis]]] = OrderedDict()
+
+    def add(self, report: dict, segments: list[SegmentSynthesis]) -> None:
+        self._entries[report["id"]] = (report, segments)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def get(self, request_id: str) -> tuple[dict, list[SegmentSynthesis]]:
+        if request_id not in self._entries:
+            raise HTTPException(404, f"no report for request {request_id!r} (the server keeps the "
+                                     f"last {self.size})")
+        return self._entries[request_id]
+
+
+def quality_summary(segments: list[SegmentSynthesis]) -> dict:
+    return {"segments": len(segments), "retried": sum(s.retried for s in segments),
+            "failed": sum(s.failed for s in segments), "attempts": sum(s.attempts for s in segments)}
+
+
+def request_report(request_id: str, voice: Voice, synthesizer, text: str,
+                   segments: list[SegmentSynthesis], samples: int, synthesis_seconds: float,
+                   queue_seconds: float) -> dict:
+    audio_seconds = samples / synthesizer.sample_rate
+    return {"id": request_id, "voice": voice.name, "vocoder": synthesizer.vocoder.name,
+            "seed": synthesizer.config.inference.seed, "text": text,
+            "speaker": synthesizer.speakers[synthesizer.speaker_id()] if synthesizer.speakers else None,
+            "sample_rate": synthesizer.sample_rate, "audio_seconds": round(audio_seconds, 3),
+            "synthesis_seconds": round(synthesis_seconds, 3),
+            "queue_seconds": round(queue_seconds, 3),
+            "real_time_factor": round(real_time_factor(synthesis_seconds, audio_seconds), 4),
+            "summary": quality_summary(segments), "segments": [s.report() for s in segments]}
+
+
+def warm_up(voices: dict[str, Voice]) -> None:
+    """Each voice says a word before the server takes requests: the first synthesis in a process
+    pays for library start-up (LAPACK, oneDNN: seconds on a CPU), which no client should wait for."""
+    for voice in voices.values():
+        voice.synthesizer.synthesize("Ready." if voice.language == "en" else "Готово.")
+
+
+class SpeechService:
+    """`api_key` empty: no key is asked for."""
+
+    def __init__(self, voices: dict[str, Voice], settings: ServeConfig, api_key: str = ""):
+        self.voices = voices
+        self.default_voice = next(iter(voices))
+        self.settings = settings
+        self.api_key = api_key
+        self.metrics = ServerMetrics()
+        self.reports = Reports(settings.kept_reports)
+        self.queue: SynthesisQueue | None = None  # from start() to stop()
+
+    async def start(self) -> None:
+        await run_in_threadpool(warm_up, self.voices)
+        self.queue = SynthesisQueue(self.settings.workers, self.settings.queue_size,
+                                    on_queue_length=self.metrics.queue_length.set,
+                                    on_busy=self.metrics.busy_workers.set,
+                                    on_dropped=self.metrics.dropped.inc)
+
+    async def stop(self) -> None:
+        await run_in_threadpool(self.queue.close)
+
+    def accepts(self, authorization: str) -> bool:
+        """Whether an Authorization header value carries this server's key (any value, without one)."""
+        if not self.api_key:
+            return True
+        scheme, _, token = authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(),
+                                                                  self.api_key.encode())
+
+    def pick_voice(self, name: str | None, field: str) -> Voice:
+        name = self.default_voice if name is None else name
+        if name not in self.voices:
+            raise HTTPException(404, f"{field}: no voice named {name!r}; voices: {', '.join(self.voices)}")
+        return self.voices[name]
+
+    def prepare(self, text: str, voice_name: str | None, vocoder: str | None, seed: int | None,
+                text_field: str = "text", voice_field: str = "voice", speaker: str | None = None):
+        """Check what a request asks for, before it takes a place in the queue: (voice, synthesizer)."""
+        if not text.strip():
+            raise HTTPException(400, f"{text_field}: empty; there is nothing to say")
+        if len(text) > self.settings.max_chars:
+            raise HTTPException(413, f"{text_field}: {len(text)} characters; this server speaks at "
+                                     f"most {self.settings.max_chars} per request (serve.max_chars)")
+        voice = self.pick_voice(voice_name, voice_field)
+        if vocoder is not None and vocoder not in voice.vocoders:
+            raise HTTPException(404, f"vocoder: voice {voice.name!r} has no vocoder {vocoder!r}; "
+                                     f"it has: {', '.join(voice.vocoders)}")
+        try:
+            voice.synthesizer.speaker_id(speaker)
+        except UserError as error:
+            raise HTTPException(404, f"speaker: {error}") from None
+        return voice, voice.synthesizer_for(vocoder, seed, speaker)
+
+    def _submit(self, work) -> Job:
+        """Queue the work; QueueFull when every worker is busy and the queue is full."""
+        job = Job(work, asyncio.get_running_loop())
+        self.queue.submit(job)
+        return job
+
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self.settings.timeout_seconds
+
+    async def speak(self, text: str, voice: Voice, synthesizer, audio_format: str,
+                    disconnected: asyncio.Future) -> Spoken:
+        """The whole text synthesized in a worker and encoded, with its report (kept by its id)."""
+        received = time.monotonic()
+        metrics = self.metrics
+
+        def work():
+            started = time.monotonic()
+            spoken = []
+            for piece in synthesizer.stream(text):
+                metrics.segments.inc()
+                spoken.append(piece)
+                yield piece
+            synthesis = synthesizer.join(text, [p.segment for p in spoken], [p.audio for p in spoken],
+                                         [p.pause_after for p in spoken[:-1]])
+            body = encode(synthesis.waveform, synthesis.sample_rate, audio_format)
+            yield Finished(synthesis.segments, synthesis.waveform, body, time.monotonic() - started)
+
+        job = self._submit(work)
+        finished = None
+        async for item in job.results(self._deadline(), disconnected):
+            finished = item
+        report = request_report(uuid.uuid4().hex, voice, synthesizer, text, finished.segments,
+                                len(finished.waveform), finished.synthesis_seconds,
+                                job.started - received)
+        self.reports.add(report, finished.segments)
+        metrics.finished(finished.synthesis_seconds, report["audio_seconds"])
+        return Spoken(finished.body, report)
+
+    async def start_stream(self, request_id: str, text: str, voice: Voice, synthesizer,
+                           audio_format: str, disconnected: asyncio.Future) -> AsyncIterator[bytes]:
+        """Each segment's audio as soon as it is decoded, post-processed one by one: a WAV header of
+        unknown length first (format wav) or bare 16-bit samples (pcm). Returns once the first
+        segment is ready, so that its errors still get a status; `disconnected` is watched till
+        then. The report is kept under `request_id` when the stream ends."""
+        received = time.monotonic()
+        sample_rate = synthesizer.sample_rate
+        metrics = self.metrics
+
+        def work():
+            started = time.monotonic()
+            for piece in synthesizer.stream(text):
+                metrics.segments.inc()
+                audio = synthesizer.postprocess(piece.audio)
+                pause = np.zeros(round(piece.pause_after * sample_rate), dtype=np.float32)
+                samples = np.concatenate([audio, pause])
+                yield StreamedSegment(piece.segment, pcm16(samples), len(samples),
+                                      time.monotonic() - started)
+
+        job = self._submit(work)
+        until = self._deadline()
+        try:
+            first = await anext(job.results(until, disconnected))
+        except StopAsyncIteration:
+            raise UserError("nothing to say") from None
+
+        async def chunks():
+            streamed = [first]
+            try:
+                if audio_format == "wav":
+                    yield streaming_wav_header(sample_rate) + first.body
+                else:
+                    yield first.body
+                async for item in job.results(until):
+                    streamed.append(item)
+                    yield item.body
+            finally:
+                job.cancel()  # the client left (or time ran out): drop the rest of the work
+            segments = [item.segment for item in streamed]
+            seconds = streamed[-1].synthesis_seconds
+            waited = job.started - received
+            report = request_report(request_id, voice, synthesizer, text, segments,
+                                    sum(item.samples for item in streamed), seconds, waited)
+            # When each segment's audio was ready to send, in seconds since the request arrived.
+            report["segment_ready_seconds"] = [round(waited + item.synthesis_seconds, 3)
+                                               for item in streamed]
+            self.reports.add(report, segments)
+            metrics.finished(seconds, report["audio_seconds"])
+
+        return chunks()
