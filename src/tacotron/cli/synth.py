@@ -1,0 +1,85 @@
+"""`tacotron synth`: speak text with a trained model, in PyTorch or from an ONNX export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tacotron.cli.arguments import VOCODER_HELP, only_given
+from tacotron.errors import UserError
+
+
+def add_command(commands) -> None:
+    synth = commands.add_parser("synth", help="speak text with a trained model")
+    synth.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
+    group = synth.add_mutually_exclusive_group(required=True)
+    group.add_argument("--text")
+    group.add_argument("--text-file", help="UTF-8 file; each line is spoken as a paragraph")
+    synth.add_argument("--out", required=True, help="output .wav")
+    synth.add_argument("--speaker", help="who speaks, for a multi-speaker model (default: its first speaker)")
+    synth.add_argument("--report", help="also write per-segment scores to this .json file")
+    synth.add_argument("--vocoder", help=VOCODER_HELP + "; with --runtime onnx: the exported one")
+    synth.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                       help="onnx: --checkpoint is a folder written by `tacotron export`")
+    synth.add_argument("overrides", nargs="*", metavar="key=value",
+                       help="inference.* and postprocess.* settings, e.g. inference.seed=3")
+    synth.set_defaults(run=run)
+
+
+def read_text_file(path: str) -> str:
+    """A UTF-8 text file as one text in which every line is its own paragraph, so that a file of
+    one utterance per line is spoken line by line, with a paragraph pause between lines."""
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"text file not found: {file}")
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise UserError(f"{file}: not UTF-8 text ({error})") from None
+    texts = [line.strip() for line in lines if line.strip()]
+    if not texts:
+        raise UserError(f"{file}: no text to speak")
+    return "\n\n".join(texts)
+
+
+def run(args) -> None:
+    import time
+
+    from tacotron.audio.io import save_wav
+    from tacotron.files import atomic_write_text
+    from tacotron.inference import Synthesizer
+
+    text = args.text if args.text else read_text_file(args.text_file)
+    if args.runtime == "onnx":
+        from tacotron.inference.onnx_runtime import onnx_synthesizer
+
+        synthesizer = onnx_synthesizer(args.checkpoint, args.overrides, args.vocoder)
+    else:
+        synthesizer = Synthesizer.from_checkpoint(args.checkpoint, overrides=args.overrides,
+                                                  **only_given(vocoder=args.vocoder))
+    print(f"vocoder: {synthesizer.vocoder.name}", file=sys.stderr)
+    started = time.monotonic()
+    result = synthesizer.synthesize(text, progress=True, speaker=args.speaker)
+    seconds = time.monotonic() - started
+    for number, segment in enumerate(result.segments, 1):
+        status = "FAILED" if segment.failed else "retried" if segment.retried else "ok"
+        print(f"[{number}/{len(result.segments)}] {status} frames={segment.frames} "
+              f"focus={segment.scores.focus_rate:.2f} coverage={segment.scores.coverage:.2f}"
+              f"{' attempts=' + str(segment.attempts) if segment.retried else ''}: "
+              f"{segment.normalized}")
+        for failure in segment.failures:
+            print(f"    {failure}")
+    save_wav(args.out, result.waveform, result.sample_rate)
+    audio_seconds = len(result.waveform) / result.sample_rate
+    failed = sum(segment.failed for segment in result.segments)
+    print(f"wrote {args.out}: {audio_seconds:.1f} s of audio in {seconds:.1f} s; "
+          f"{len(result.segments)} segments, {sum(s.retried for s in result.segments)} retried, "
+          f"{failed} failed")
+    if args.report:
+        report = {"text": text, "seconds": round(seconds, 2), "audio_seconds": round(audio_seconds, 2),
+                  "segments": [segment.report() for segment in result.segments]}
+        atomic_write_text(Path(args.report), json.dumps(report, indent=2, ensure_ascii=False))
+    if failed:
+        print(f"warning: {failed} segment(s) still fail quality control after retries (see above)",
+              file=sys.stderr)
