@@ -15,15 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
 from tacotron.config import load_config
 from tacotron.data.recordings.maker import DatasetMaker
 from tacotron.data.recordings.report import seconds_per_hour
-from tacotron.data.recordings.test_book import read_test_book, score_against_truth, write_test_book
 
-STRESS_LIST = Path(__file__).resolve().parents[1] / "tests" / "data" / "russian_stress.txt"
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path.insert(0, str(TESTS))  # the synthetic book is a test fixture (tests/support), not product code
+from support.synthetic_book import read_test_book, score_against_truth, write_test_book  # noqa: E402
+
+STRESS_LIST = TESTS / "data" / "russian_stress.txt"
 
 
 def _clips(out: Path) -> list[dict]:

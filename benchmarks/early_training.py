@@ -21,7 +21,8 @@ from pathlib import Path
 
 from tacotron.config import load_config
 from tacotron.data.prepare import prepare
-from tacotron.training.trainer import Callback, RunView, Trainer
+from tacotron.training.callbacks import Callback, RunView
+from tacotron.training.trainer import Trainer
 
 LAST_STEPS = 25  # the training mel L1 is averaged over this many final steps (one batch is noisy)
 

@@ -42,7 +42,8 @@ from tacotron.data.prepare import prepare
 from tacotron.evaluation.report import evaluate_checkpoint
 from tacotron.monitoring.sinks import build_callbacks
 from tacotron.runs import checkpoint as ckpt
-from tacotron.training.trainer import Callback, RunView, Trainer
+from tacotron.training.callbacks import Callback, RunView
+from tacotron.training.trainer import Trainer
 from tacotron.training.warm_start import inherit_source_shape
 
 

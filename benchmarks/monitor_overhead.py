@@ -25,7 +25,8 @@ from tacotron.config import load_config
 from tacotron.data.corpus import make_corpus
 from tacotron.data.prepare import prepare
 from tacotron.monitoring.sinks import build_callbacks
-from tacotron.training.trainer import Callback, Trainer
+from tacotron.training.callbacks import Callback
+from tacotron.training.trainer import Trainer
 
 WARMUP_STEPS = 5  # first steps pay for allocator and thread-pool start-up
 MODES = ("off", "live", "dead", "stopped")

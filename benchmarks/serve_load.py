@@ -55,7 +55,10 @@ FRAMES_PER_SYMBOL = 6  # the untrained voice's length cap: about a trained voice
 
 def build_voice(folder: Path) -> Path:
     from tacotron.config import load_config
-    from tacotron.training.checkpoint import save_untrained_voice
+
+    # The untrained voice is a test fixture (tests/support), not product code.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from support.voices import save_untrained_voice
 
     config = load_config("cpu-tiny", overrides=["text.language=en", "text.input=characters",
                                                 "inference.max_retries=0",

@@ -30,7 +30,8 @@ import torch
 
 from tacotron.config import load_config
 from tacotron.data.prepare import prepare
-from tacotron.training.trainer import Callback, Trainer
+from tacotron.training.callbacks import Callback
+from tacotron.training.trainer import Trainer
 
 TARGET_DIAGONALITY = 0.9
 

@@ -69,8 +69,8 @@ def main() -> None:
 
     print("scoring vocoders on the validation mels", file=sys.stderr)
     items = [(np.load(input_mel), np.load(target_mel))
-             for _, input_mel, target_mel, _ in trainer.val_items]
-    mel_fn = trainer.mel_fn.cpu()
+             for _, input_mel, target_mel, _ in trainer.task.val_items]
+    mel_fn = trainer.task.mel_fn.cpu()
     vocoders = {
         "griffin_lim": load_vocoder("griffin-lim", config.audio),
         "universal": load_vocoder("universal", config.audio),
@@ -78,7 +78,7 @@ def main() -> None:
     }
     mel_l1 = {name: round(score(vocoder, items, mel_fn), 4) for name, vocoder in vocoders.items()}
     ground_truth = [(np.load(target_mel), np.load(target_mel))
-                    for _, _, target_mel, _ in trainer.val_items]
+                    for _, _, target_mel, _ in trainer.task.val_items]
     print(json.dumps({
         "checkpoint": args.checkpoint,
         "steps": trainer.step,

@@ -14,9 +14,9 @@ from tacotron.inference import Synthesizer
 from tacotron.runs import base_voices
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.acoustic import load_acoustic
-from tacotron.training.checkpoint import save_untrained_voice
 
 from support.overrides import FAST_OVERRIDES
+from support.voices import save_untrained_voice
 
 
 @pytest.fixture()

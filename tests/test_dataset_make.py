@@ -12,8 +12,9 @@ import soundfile
 from tacotron.config import load_config
 from tacotron.data.recordings.maker import DatasetMaker
 from tacotron.data.recordings.scoring import ramp_score, rate_deviation, snr_db
-from tacotron.data.recordings.test_book import read_test_book, score_against_truth, write_test_book
 from tacotron.data.recordings.transcript_alignment import align_transcript, split_clauses
+
+from support.synthetic_book import read_test_book, score_against_truth, write_test_book
 
 SHORT_BOOK_SENTENCES = 12
 

@@ -1,6 +1,7 @@
 """The package layout shows the architecture: imports flow one way. Read with `ast` (nothing is
-imported), counting imports inside functions too (a lazy import does not excuse a cycle);
-imports under `if TYPE_CHECKING:` are for annotations only and are not counted."""
+imported), counting every import: inside functions (a lazy import does not excuse a cycle) and under
+`if TYPE_CHECKING:` (an annotation that needs a module above is a dependency on it too). The
+command-line package sits on top (nothing imports it), and test fixtures stay out of the product."""
 
 import ast
 from pathlib import Path
@@ -17,22 +18,12 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
 def imported_modules(path: Path, modules: set[str]) -> set[str]:
     """The tacotron modules a file imports (`from tacotron.x import y` is tacotron.x.y when that
     is a module, else tacotron.x)."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.startswith("tacotron"))
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
@@ -110,5 +101,33 @@ def test_nothing_below_training_imports_it():
     assert offending == []
 
 
-def test_test_doubles_are_not_installed():
+def top_level_imports(path: Path) -> set[str]:
+    """The first name of every module a file imports, `tacotron` and third parties alike."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_nothing_imports_the_command_line():
+    offending = sorted((module, target) for module, targets in import_graph().items()
+                       for target in targets
+                       if package_of(target) == "cli" and package_of(module) != "cli")
+    assert offending == []
+
+
+def test_test_doubles_and_fixtures_are_not_installed():
+    """Test doubles and fixtures (tests/bot_server.py, tests/support: a synthetic book, an untrained
+    voice) live with the tests: no product file is one, and none imports one."""
+    tests = Path(__file__).parent
+    fixture_modules = {"support", "conftest", "tests",
+                       *(path.stem for path in tests.glob("*.py"))}
     assert not any(ROOT.rglob("bot_server.py"))
+    assert not [path for path in ROOT.rglob("*.py")
+                if path.name.startswith("test_") or path.name == "conftest.py"]
+    offending = sorted((module_name(path), name) for path in ROOT.rglob("*.py")
+                       for name in top_level_imports(path) & fixture_modules)
+    assert offending == []

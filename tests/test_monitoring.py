@@ -17,11 +17,12 @@ from tacotron.errors import UserError
 from bot_server import RecordingBotServer
 from tacotron.monitoring.delivery import MAX_BACKOFF_SECONDS, DeliveryWorker, backoff_seconds
 from tacotron.monitoring.sinks import build_callbacks
-from tacotron.monitoring.progress import eta_seconds
+from tacotron.training.eta import eta_seconds
 from tacotron.monitoring.telegram import AlertGate
 from tacotron.training.controller import Controller
 from tacotron.training.schedules import Controls
-from tacotron.training.trainer import Callback, Trainer
+from tacotron.training.callbacks import Callback
+from tacotron.training.trainer import Trainer
 
 TOKEN = "987654:SECRET-test-token-do-not-log"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

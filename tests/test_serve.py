@@ -23,7 +23,8 @@ import pytest
 import soundfile
 
 from tacotron.config import ServeConfig, load_config
-from tacotron.training.checkpoint import save_untrained_voice
+
+from support.voices import save_untrained_voice
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,7 @@ SAMPLE_RATE = 22050
 
 
 def build_checkpoint(folder: Path, overrides: list[str]) -> Path:
-    """An untrained voice (training/checkpoint.save_untrained_voice): its gate never fires, so each
+    """An untrained voice (support/voices.save_untrained_voice): its gate never fires, so each
     segment is as long as inference.max_frames_per_symbol allows (a length the tests can rely on)."""
     config = load_config("cpu-tiny", overrides=[*TINY, "text.language=en", "text.input=characters",
                                                 *overrides])

@@ -166,7 +166,7 @@ def test_training_saves_the_speaker_list(tmp_path, fast_config):
     single = fast_config("train.max_steps=1", "text.language=en", "text.input=characters")
     plain = Trainer(single, data, tmp_path / "plain", progress=False)
     plain.fit()
-    assert not any("speaker" in key for key in plain.model.state_dict())  # speaker_dim 0: pooled
+    assert not any("speaker" in key for key in plain.task.model.state_dict())  # speaker_dim 0: pooled
 
 
 @pytest.mark.slow

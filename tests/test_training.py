@@ -15,7 +15,8 @@ from tacotron.data.prepare import prepare
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.events import read_events
 from tacotron.text import get_frontend
-from tacotron.training.trainer import Callback, Trainer
+from tacotron.training.callbacks import Callback
+from tacotron.training.trainer import Trainer
 
 from support.overrides import FAST_OVERRIDES
 
@@ -63,13 +64,24 @@ def test_training_reduces_loss_and_writes_checkpoints(corpus_en, fast_config, tm
     assert events[-1].fields["mel_l1"] == records[-1]["mel_l1"]
 
 
-def test_figures_a_callback_adds_at_validation_reach_metrics_jsonl_and_the_event(corpus_en, fast_config,
-                                                                                 tmp_path):
-    class AddsFigures(Callback):  # as the intelligibility evaluation does
-        def on_validation_end(self, trainer, metrics, sample):
-            metrics["wer"] = trainer.step / 100
+def test_figures_a_callback_adds_at_validation_reach_every_callback_metrics_jsonl_and_the_event(
+        corpus_en, fast_config, tmp_path):
+    seen = []
 
-    train(fast_config("train.max_steps=8"), corpus_en, tmp_path / "run", callbacks=[AddsFigures()])
+    class Sink(Callback):  # before the callback that adds figures, and still sees them
+        def on_validation_end(self, trainer, metrics, sample):
+            seen.append(metrics.get("wer"))
+            metrics.clear()  # its own copy: the record and the other callbacks keep theirs
+
+    class AddsFigures(Callback):  # as the intelligibility evaluation does
+        def validation_figures(self, trainer, metrics, sample):
+            return {"wer": trainer.step / 100}
+
+        def on_validation_end(self, trainer, metrics, sample):
+            seen.append(metrics.get("wer"))
+
+    train(fast_config("train.max_steps=8"), corpus_en, tmp_path / "run", callbacks=[Sink(), AddsFigures()])
+    assert seen == [0.04, 0.04, 0.08, 0.08]
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [(r["step"], r["wer"]) for r in records] == [(4, 0.04), (8, 0.08)]
     validations = [e for e in read_events(tmp_path / "run") if e.kind == "validation"]
@@ -123,8 +135,8 @@ def test_resume_continues_exactly(corpus_en, fast_config, tmp_path):
     train(fast_config("train.max_steps=4"), corpus_en, tmp_path / "b")
     resumed = train(fast_config("train.max_steps=8"), corpus_en, tmp_path / "b")
     assert resumed.resumed_from.name == "step_0000004.pt"
-    for (name, a), (_, b) in zip(straight.model.state_dict().items(),
-                                 resumed.model.state_dict().items()):
+    for (name, a), (_, b) in zip(straight.task.model.state_dict().items(),
+                                 resumed.task.model.state_dict().items()):
         assert torch.equal(a, b), name
 
 
@@ -214,7 +226,7 @@ def test_gradient_accumulation_counts_optimizer_steps(corpus_en, fast_config, tm
                                 "train.batch_size=2"), corpus_en, tmp_path / "run")
     assert trainer.step == 3
     state = torch.load(ckpt.step_checkpoints(tmp_path / "run")[-1][1], weights_only=False)
-    micro_batches = state["epoch"] * len(trainer.sampler) + state["batch_in_epoch"]
+    micro_batches = state["epoch"] * len(trainer.task.sampler) + state["batch_in_epoch"]
     assert micro_batches == 6  # two micro-batches per optimizer step
 
 

@@ -18,7 +18,8 @@ from tacotron.runs.events import read_events
 from tacotron.training.schedules import (Controls, guided_attention_sigma,
                                          guided_attention_weight, next_phase,
                                          teacher_forcing_ratio)
-from tacotron.training.trainer import Callback, Trainer, apply_actions
+from tacotron.training.callbacks import Callback
+from tacotron.training.trainer import Trainer, apply_actions
 
 
 def test_schedules_follow_their_formulas():
@@ -163,14 +164,14 @@ def test_nan_loss_mid_training_recovers_from_last_good_checkpoint(corpus_en, fas
 
     trainer = fit(fast_config("train.max_steps=12"), corpus_en, tmp_path / "run", [PoisonWeights()])
     assert trainer.step == 12
-    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert all(torch.isfinite(p).all() for p in trainer.task.model.parameters())
     assert math.isfinite(trainer.last_val_metrics["mel_l1"])
     fixes = [e for e in read_events(tmp_path / "run") if e.kind == "autofix"]
     assert [e.fields["rule"] for e in fixes] == ["nonfinite_loss"]
     fix = fixes[0]
     assert fix.step == 7 and "restored step_0000004.pt" in fix.fields["action"]
     assert fix.fields["before"] == 1.0 and fix.fields["after"] == 0.5
-    assert trainer.controls.lr_scale == 0.5
+    assert trainer.task.controls.lr_scale == 0.5
     state = ckpt.load_checkpoint(ckpt.step_checkpoints(tmp_path / "run")[-1][1])
     assert state["controls"]["lr_scale"] == 0.5  # a resumed run keeps the lower LR
 
@@ -188,7 +189,7 @@ def test_controller_raises_guided_weight_when_alignment_does_not_form(corpus_en,
     assert fixes[0].fields["before"] == {"guided_weight": 0.0, "lr_scale": 1.0}
     assert fixes[0].fields["after"] == {"guided_weight": 100.0, "lr_scale": 0.5}
     assert fixes[0].fields["observed"] < 0.9
-    assert trainer.controls.guided_weight == 100.0
+    assert trainer.task.controls.guided_weight == 100.0
 
 
 def stub_trainer(config, history=(), step=1000):
@@ -321,14 +322,14 @@ def test_a_phase_moved_by_the_controller_is_a_phase_event():
 
 
 def test_callbacks_see_a_read_only_view_that_can_ask_to_stop():
-    from tacotron.training.callbacks import RunView
+    from tacotron.training.loop import RunLoopView
 
     config = load_config()
     stopped = []
     loop = SimpleNamespace(config=config, step=7, last_val_metrics={"mel_l1": 1.0},
                            task=SimpleNamespace(controls=Controls.initial(config)),
                            request_stop=stopped.append)
-    view = RunView(loop)
+    view = RunLoopView(loop)
     view.config.train.max_steps = 1
     view.last_val_metrics["mel_l1"] = 0.0
     view.controls.lr_scale = 0.0

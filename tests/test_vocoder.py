@@ -183,10 +183,10 @@ def test_vocoder_training_checkpoints_and_resumes_exactly(corpus_en, tmp_path, c
     straight = train_vocoder(corpus_en, tmp_path / "straight",
                              vocoder_config("v3", overrides=[*VOCODER_FAST, "train.max_steps=3"]),
                              progress=False, callbacks=[TensorBoardLogger()])
-    for key, value in straight.generator.state_dict().items():
-        assert torch.equal(value, resumed.generator.state_dict()[key]), key
-    for key, value in straight.mpd.state_dict().items():
-        assert torch.equal(value, resumed.mpd.state_dict()[key]), key
+    for key, value in straight.task.generator.state_dict().items():
+        assert torch.equal(value, resumed.task.generator.state_dict()[key]), key
+    for key, value in straight.task.mpd.state_dict().items():
+        assert torch.equal(value, resumed.task.mpd.state_dict()[key]), key
 
     state = ckpt.load_checkpoint(tmp_path / "straight/checkpoints/step_0000003.pt")
     assert state["task"] == "hifigan" and {"mpd", "msd", "discriminator_optimizer"} <= set(state)
@@ -218,8 +218,8 @@ def test_finetuning_uses_cached_teacher_forced_mels(corpus_en, tmp_path, acousti
     assert config.vocoder.acoustic_checkpoint.endswith("step_0000000.pt")
     prepared = prepare(corpus_en, config, progress=False)
     trainer = VocoderTrainer(config, prepared, tmp_path / "voc", progress=False)
-    assert trainer.init_source.startswith("hifigan:")
-    assert torch.equal(trainer.generator.conv_pre.parametrizations.weight.original1,
+    assert trainer.task.init_source.startswith("hifigan:")
+    assert torch.equal(trainer.task.generator.conv_pre.parametrizations.weight.original1,
                        generator.conv_pre.parametrizations.weight.original1)
     cached = sorted((tmp_path / "voc" / TEACHER_FORCED_DIR).glob("*.npy"))
     assert len(cached) == len(prepared.train) + len(prepared.val)

@@ -19,10 +19,10 @@ from tacotron.runs import base_voices
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.acoustic import load_acoustic, load_voice
 from tacotron.runs.voice import FORMAT, checkpoint_voice, read_voice
-from tacotron.training.checkpoint import save_untrained_voice
 from tacotron.training.warm_start import inherit_source_shape
 
 from support.overrides import FAST_OVERRIDES
+from support.voices import save_untrained_voice
 
 FIXTURE = Path(__file__).parent / "fixtures" / "voice-2026-12-07"
 CHECKPOINT = FIXTURE / "step_0000004.pt"

@@ -21,7 +21,7 @@ from tacotron.audio.io import save_wav
 from tacotron.config import load_config, set_value
 from tacotron.data.corpus import make_corpus, read_test_sentences
 from tacotron.data.prepare import prepare
-from tacotron.evaluation.callback import evaluation_callbacks
+from tacotron.evaluation.callback import run_callbacks
 from tacotron.evaluation.intelligibility import intelligibility_report
 from tacotron.files import atomic_write, atomic_write_text
 from tacotron.inference import Synthesizer
@@ -29,7 +29,6 @@ from tacotron.model.alignment_metrics import mean_scores, score_alignment
 from tacotron.runs import checkpoint as ckpt
 from tacotron.monitoring.alignment_report import mel_of_wav, teacher_forced_alignment
 from tacotron.monitoring.plots import alignment_png
-from tacotron.monitoring.sinks import build_callbacks
 from tacotron.training.trainer import Trainer
 from tacotron.training.warm_start import inherit_source_shape, init_from_setting
 
@@ -68,8 +67,7 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
         inherited = inherit_source_shape(config, overrides or [])
         if inherited and progress:
             print(f"fine-tuning {base}: the model takes its shape ({', '.join(inherited)})", file=sys.stderr)
-    # Before the corpus: a missing token fails at once. The evaluation goes first so the sinks log it.
-    callbacks = [*evaluation_callbacks(config, data_dir), *build_callbacks(config)]
+    callbacks = run_callbacks(config, data_dir)  # before the corpus: a missing token fails at once
     # A folder the user names is used as it is (never rewritten); the default one is made or completed.
     if not (given and (data_dir / "metadata.csv").is_file()):
         if from_scratch:

@@ -27,8 +27,7 @@ def run(args) -> None:
 
     from tacotron.config import set_value
     from tacotron.data.prepare import load_prepared, prepare
-    from tacotron.evaluation.callback import evaluation_callbacks
-    from tacotron.monitoring.sinks import build_callbacks
+    from tacotron.evaluation.callback import run_callbacks
     from tacotron.training.loop import distributed_context
     from tacotron.training.trainer import Trainer
     from tacotron.training.warm_start import inherit_source_shape, init_from_setting
@@ -44,8 +43,7 @@ def run(args) -> None:
             print(f"--init-from: the model takes its source's {', '.join(inherited)} "
                   "(set model.*/audio.* on the command line to differ)", file=sys.stderr)
     rank, world_size, _ = distributed_context()
-    # Sinks live on rank 0; the evaluation goes first so that they log its figures.
-    callbacks = [*evaluation_callbacks(config, args.data), *build_callbacks(config)] if rank == 0 else []
+    callbacks = run_callbacks(config, args.data) if rank == 0 else []  # callbacks run on rank 0
     if rank == 0:  # under torchrun one process prepares, the others read its result
         prepared = prepare(args.data, config)
     if world_size > 1:

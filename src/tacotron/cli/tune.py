@@ -27,7 +27,7 @@ def add_command(commands) -> None:
 
 
 def run(args) -> None:
-    from tacotron.evaluation.callback import evaluation_callbacks
+    from tacotron.evaluation.callback import run_callbacks
     from tacotron.tuning.search import tune
 
     extra = [f"tune.budget_steps={args.budget_steps}"] if args.budget_steps else []
@@ -35,7 +35,7 @@ def run(args) -> None:
     out = args.out or str(Path("runs") / f"tune-{args.study}")
     result = tune(args.data, args.study, config, out, trials=args.trials, storage=args.storage,
                   say=lambda line: print(line, flush=True),
-                  first_callbacks=lambda trial_config: evaluation_callbacks(trial_config, args.data),
+                  trial_callbacks=lambda trial_config: run_callbacks(trial_config, args.data),
                   **only_given(timeout_seconds=args.timeout))
     if result.best_trial is not None:
         print(f"best config: {Path(out) / 'best.yaml'}   table: {Path(out) / 'summary.md'}")

@@ -35,5 +35,5 @@ def run(args) -> None:
                             overrides=args.overrides, **only_given(generator=args.size))
     trainer = train_vocoder(args.data, args.out, config, callbacks=build_callbacks(config))
     print(json.dumps({"step": trainer.step, "stopped": trainer.finished_reason,
-                      "init": trainer.init_source or "random", "val": trainer.last_val_metrics},
+                      "init": trainer.task.init_source or "random", "val": trainer.last_val_metrics},
                      indent=2))

@@ -1,7 +1,9 @@
 """Intelligibility while training: every `eval.every_validations` validations, the model as it is
 speaks a fixed small set of held-out sentences, Whisper transcribes them, and their WER, CER and
-MCD-DTW join that validation's metrics. Built by the CLI, demo and tuner (training/ cannot import
-evaluation/); put it FIRST in the callback list, so the sinks after it see the added metrics."""
+MCD-DTW join that validation's metrics (`Callback.validation_figures`: every callback sees them,
+whatever its place in the list). `run_callbacks` builds the whole callback list of a training run
+(this evaluation and the monitoring sinks) for the CLI, the demo and each tuning trial: it lives
+here, above training and monitoring, because training/ cannot import evaluation/."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from tacotron.config import Config
 from tacotron.evaluation.intelligibility import Heard, HeldOut, evaluate_sentences, held_out_sentences
 from tacotron.inference import Synthesizer
 from tacotron.inference.vocoder import load_vocoder
+from tacotron.monitoring.sinks import build_callbacks
 from tacotron.text import get_frontend
 from tacotron.training.callbacks import Callback, RunView, ValidationSample
 
@@ -51,14 +54,12 @@ class IntelligibilityCallback(Callback):
         self.sentences = evaluation_sentences(self.data, [u.id for u in val],
                                               [u.text for u in val], self.settings.sentences)
 
-    def on_validation_end(self, trainer: RunView, metrics: dict[str, float],
-                          sample: ValidationSample | None) -> None:
+    def validation_figures(self, trainer: RunView, metrics: dict[str, float],
+                           sample: ValidationSample | None) -> dict[str, float]:
         self.validations += 1
         if not self.sentences or self.validations % self.settings.every_validations:
-            return
-        figures = self.evaluate(trainer)
-        # The same dict later callbacks, metrics.jsonl and the validation event get (training/loop.py).
-        metrics.update(figures)
+            return {}
+        return self.evaluate(trainer)
 
     def evaluate(self, trainer: RunView) -> dict[str, float]:
         """WER, CER, MCD-DTW and duration ratio of the model as it is now, and the seconds it took."""
@@ -81,7 +82,10 @@ class IntelligibilityCallback(Callback):
         return figures
 
 
-def evaluation_callbacks(config: Config, data: str | Path) -> list[Callback]:
-    """[IntelligibilityCallback] when eval.every_validations is on, else []: goes first in the list.
-    `data`: the data set the run trains on (its held-out list or validation recordings are used)."""
-    return [IntelligibilityCallback(config, data)] if config.eval.every_validations > 0 else []
+def run_callbacks(config: Config, data: str | Path) -> list[Callback]:
+    """The callbacks of a Tacotron 2 training run: the intelligibility evaluation when
+    eval.every_validations is on (`data`: the data set the run trains on; its held-out list or
+    validation recordings are spoken), and the sinks `config.monitor` switches on. Raises UserError
+    before training starts when a sink cannot work (monitoring.sinks.build_callbacks)."""
+    evaluation = [IntelligibilityCallback(config, data)] if config.eval.every_validations > 0 else []
+    return [*evaluation, *build_callbacks(config)]

@@ -11,7 +11,7 @@ from typing import Any
 
 from tacotron.files import atomic_write_text
 from tacotron.training.callbacks import Callback, RunView
-from tacotron.training.eta import StepRate, eta_seconds  # noqa: F401  (the one ETA function)
+from tacotron.training.eta import StepRate, eta_seconds
 
 PROGRESS_FILE = "progress.json"
 def format_duration(seconds: float | None) -> str:

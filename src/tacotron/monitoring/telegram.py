@@ -25,8 +25,9 @@ from tacotron.errors import UserError
 from tacotron.monitoring.delivery import DeliveryWorker, PermanentError, RetryAfter, never_raises
 from tacotron.runs.events import Event
 from tacotron.monitoring.media import MediaCache, SampleMedia
-from tacotron.monitoring.progress import StepRate, eta_seconds, format_duration
+from tacotron.monitoring.progress import format_duration
 from tacotron.training.callbacks import Callback, RunView, ValidationSample
+from tacotron.training.eta import StepRate, eta_seconds
 
 DEFAULT_API_URL = "https://api.telegram.org"
 TOKEN_ENV, CHAT_ENV, API_URL_ENV = "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_API_URL"

@@ -1,19 +1,20 @@
-"""How features plug into a run: a `Callback` gets the run's hooks with a read-only `RunView` of
-the run (never the loop itself), and through it may tell an event or ask the run to stop."""
+"""How features plug into a run, interface only: a `Callback` gets the run's hooks with a `RunView`
+of the run (never the loop itself), and through it may tell an event, ask for a checkpoint or ask
+the run to stop. The run loop (training/loop.py) implements the view; this module knows no loop,
+so a callback depends on what it sees, not on how the loop is built."""
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
+import torch
 
+from tacotron.config import Config
+from tacotron.data.prepare import PreparedData
 from tacotron.runs.events import Event
-
-if TYPE_CHECKING:  # typing only: the loop imports this module
-    from tacotron.training.loop import RunLoop
 
 
 @dataclass
@@ -34,71 +35,88 @@ class VocoderSample:
     recording: np.ndarray
 
 
-class RunView:
+class RunView(Protocol):
     """What a callback sees of a run: counters, config, metrics, the run folder, all read-only
-    (values are copies), plus `emit` (tell an event) and `request_stop` (end after this step).
+    (values are copies), plus `emit` (tell an event), `request_stop` (end after this step) and
+    `request_checkpoint` (save after this step; the path comes to on_checkpoint).
 
     `model` is the live model, there for evaluating it (under torch.no_grad, in eval mode, then
     back to train mode); changing its weights is changing the run."""
 
-    def __init__(self, loop: "RunLoop"):
-        self._loop = loop
-        self._config = copy.deepcopy(loop.config)  # fixed for the run: copied once
+    @property
+    def config(self) -> Config: ...
 
     @property
-    def config(self):
-        return self._config
-
-    step = property(lambda self: self._loop.step)
-    epoch = property(lambda self: self._loop.epoch)
-    train_seconds = property(lambda self: self._loop.train_seconds)
-    run_dir = property(lambda self: self._loop.run_dir)
-    device = property(lambda self: self._loop.device)
-    data = property(lambda self: self._loop.data)
-    best_val_mel_l1 = property(lambda self: self._loop.best_val_mel_l1)
-    finished_reason = property(lambda self: self._loop.finished_reason)
-    resumed_from = property(lambda self: self._loop.resumed_from)
-    model = property(lambda self: self._loop.task.model)
+    def step(self) -> int: ...
 
     @property
-    def last_val_metrics(self) -> dict[str, float]:
-        return dict(self._loop.last_val_metrics)
+    def epoch(self) -> int: ...
 
     @property
-    def controls(self):
+    def train_seconds(self) -> float: ...
+
+    @property
+    def run_dir(self) -> Path: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    @property
+    def data(self) -> PreparedData: ...
+
+    @property
+    def best_val_mel_l1(self) -> float: ...
+
+    @property
+    def last_val_metrics(self) -> dict[str, float]: ...
+
+    @property
+    def finished_reason(self) -> str: ...
+
+    @property
+    def resumed_from(self) -> Path | None: ...
+
+    @property
+    def model(self) -> torch.nn.Module: ...
+
+    @property
+    def controls(self) -> Any:
         """The Tacotron task's phase and auto-fix knobs (a copy), None for other tasks."""
-        controls = getattr(self._loop.task, "controls", None)
-        return copy.deepcopy(controls)
 
     @property
-    def speaking_rate(self):
+    def speaking_rate(self) -> float | None:
         """The Tacotron task's training-data frames per symbol (what synthesis checks durations
         against), None for other tasks."""
-        return getattr(self._loop.task, "speaking_rate", None)
 
     @property
     def speakers(self) -> list[str]:
         """The Tacotron task's speaker table names in order ([] for one speaker or other tasks)."""
-        return list(getattr(self._loop.task, "speakers", []))
 
-    def emit(self, kind: str, **fields: Any) -> Event:
-        return self._loop.emit(kind, **fields)
+    def emit(self, kind: str, **fields: Any) -> Event: ...
 
-    def request_stop(self, reason: str) -> None:
-        self._loop.request_stop(reason)
+    def request_stop(self, reason: str) -> None: ...
 
-    def request_checkpoint(self) -> None:
-        """Save after this step; the path comes to on_checkpoint."""
-        self._loop.request_checkpoint()
+    def request_checkpoint(self) -> None: ...
 
 
 class Callback:
     """Hooks into the loop; every method is optional. Called on rank 0 only, with the run's
-    `RunView` as `trainer`."""
+    `RunView` as `trainer`.
+
+    A validation is handed over in two rounds: first every callback's `validation_figures` (the
+    figures it adds, e.g. the intelligibility evaluation's WER), then, with all of them merged into
+    the metrics, every callback's `on_validation_end`. So each callback sees the whole record,
+    whatever its place in the list, and gets its own copy of it."""
 
     def on_train_start(self, trainer: RunView) -> None: ...
 
     def on_step_end(self, trainer: RunView, logs: dict[str, float]) -> None: ...
+
+    def validation_figures(self, trainer: RunView, metrics: dict[str, float],
+                           sample: ValidationSample | VocoderSample | None) -> dict[str, float]:
+        """Figures this callback adds to the validation's metrics: they join the record every
+        callback's on_validation_end gets, metrics.jsonl and the validation event."""
+        return {}
 
     def on_validation_end(self, trainer: RunView, metrics: dict[str, float],
                           sample: ValidationSample | VocoderSample | None) -> None: ...

@@ -70,7 +70,7 @@ def epochs_for(hours: float) -> float:
 
 def plan_training(data_dir: str | Path, config: Config, probe_steps: int = 3,
                   progress: bool = True) -> TrainingPlan:
-    from tacotron.training.trainer import resolve_device
+    from tacotron.training.loop import resolve_device
 
     prepared = prepare(data_dir, config, progress=progress)
     audio = config.audio

@@ -1,7 +1,8 @@
 """The one run loop. Read `RunLoop.train_loop` top to bottom: resume, then per step the task's
 optimizer step; every N steps log, validate, checkpoint; stop on the step or time budget, on
 Ctrl-C (which saves first) or when a callback asks. What happens is told as `Event`s
-(runs/events.py) and handed to `Callback`s (training/callbacks.py) with a read-only `RunView`.
+(runs/events.py) and handed to `Callback`s (training/callbacks.py) with a read-only view of the
+run, `RunLoopView` (the loop's implementation of the callbacks' `RunView`).
 
 What is trained is a task (composition, not inheritance): an object with
 
@@ -51,7 +52,7 @@ from tacotron.files import append_line, atomic_write_text
 from tacotron.model.tacotron2 import count_parameters
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.events import Event, append_event
-from tacotron.training.callbacks import Callback, RunView
+from tacotron.training.callbacks import Callback
 from tacotron.training.checkpoint import save_best, save_checkpoint
 from tacotron.training.eta import eta_seconds
 
@@ -102,6 +103,56 @@ class StopRequest:
     def __exit__(self, *exc):
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
+
+
+class RunLoopView:
+    """The `RunView` (training/callbacks.py) a `RunLoop` gives its callbacks: the loop's counters
+    read live, values copied so a callback cannot change the run by changing them, and the three
+    requests a callback may make. The config is copied once: it is fixed for the run."""
+
+    def __init__(self, loop: "RunLoop"):
+        self._loop = loop
+        self._config = copy.deepcopy(loop.config)
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    step = property(lambda self: self._loop.step)
+    epoch = property(lambda self: self._loop.epoch)
+    train_seconds = property(lambda self: self._loop.train_seconds)
+    run_dir = property(lambda self: self._loop.run_dir)
+    device = property(lambda self: self._loop.device)
+    data = property(lambda self: self._loop.data)
+    best_val_mel_l1 = property(lambda self: self._loop.best_val_mel_l1)
+    finished_reason = property(lambda self: self._loop.finished_reason)
+    resumed_from = property(lambda self: self._loop.resumed_from)
+    model = property(lambda self: self._loop.task.model)
+
+    @property
+    def last_val_metrics(self) -> dict[str, float]:
+        return dict(self._loop.last_val_metrics)
+
+    @property
+    def controls(self):
+        return copy.deepcopy(getattr(self._loop.task, "controls", None))
+
+    @property
+    def speaking_rate(self) -> float | None:
+        return getattr(self._loop.task, "speaking_rate", None)
+
+    @property
+    def speakers(self) -> list[str]:
+        return list(getattr(self._loop.task, "speakers", []))
+
+    def emit(self, kind: str, **fields: Any) -> Event:
+        return self._loop.emit(kind, **fields)
+
+    def request_stop(self, reason: str) -> None:
+        self._loop.request_stop(reason)
+
+    def request_checkpoint(self) -> None:
+        self._loop.request_checkpoint()
 
 
 def distributed_context() -> tuple[int, int, int]:
@@ -162,7 +213,7 @@ class RunLoop:
         self.checkpoint_requested = False  # set by request_checkpoint(): a callback wants a save now
         self.saved_step = -1
         self.task = task
-        self.view = RunView(self)  # what callbacks get (before build: a task may emit events)
+        self.view = RunLoopView(self)  # what callbacks get (before build: a task may emit events)
         task.build(self)
 
     # ------------------------------------------------------------------ state
@@ -400,10 +451,16 @@ class RunLoop:
         metrics = {**metrics, **self.task.after_validation(metrics)}
         if not self.is_main:
             return
-        # A callback may add figures to `metrics` (the intelligibility evaluation does): the record
-        # and the event are written after all of them, so each validation is one complete line.
+        # Callbacks' figures (the intelligibility evaluation's) are all gathered before any callback
+        # is told of the validation, so every callback, metrics.jsonl and the event see one complete
+        # record, whatever the callbacks' order. Each gets a copy: none can change what others see.
+        # A hook that returns nothing (None) adds nothing.
+        figures: dict[str, float] = {}
         for callback in self.callbacks:
-            callback.on_validation_end(self.view, metrics, sample)
+            figures.update(callback.validation_figures(self.view, dict(metrics), sample) or {})
+        metrics = {**metrics, **figures}
+        for callback in self.callbacks:
+            callback.on_validation_end(self.view, dict(metrics), sample)
         record = {"step": self.step, "seconds": round(self.train_seconds, 2), **metrics}
         append_line(self.run_dir / METRICS_FILE, json.dumps(record))
         self.emit("validation", **metrics)

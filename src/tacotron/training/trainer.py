@@ -3,8 +3,8 @@ model, optimizer, loss and data; the step with this step's schedule (phase, cont
 guided attention, teacher forcing); validation with a free-running sample; the phases and the
 controller's actions (training/controller.py), applied here, visibly, by `apply_actions`.
 
-`Trainer(config, prepared, run_dir, callbacks=...)` is the run loop with this task, the name the
-CLI, the demo, the tuner and the tests use.
+`Trainer(config, prepared, run_dir, callbacks=...)` builds the run loop with this task (a `RunLoop`;
+what is Tacotron's is its `task`), the name the CLI, the demo, the tuner and the tests use.
 """
 
 from __future__ import annotations
@@ -31,10 +31,9 @@ from tacotron.model.tacotron2 import Tacotron2, lengths_to_mask
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.voice import VOICE_ENTRY, make_voice
 from tacotron.text import get_frontend
-from tacotron.training.callbacks import Callback, RunView, ValidationSample  # noqa: F401
+from tacotron.training.callbacks import Callback, ValidationSample
 from tacotron.training.controller import Action, Controller
-from tacotron.training.loop import (STOP_REASONS, RunLoop, autocast_dtype,  # noqa: F401
-                                    distributed_context, resolve_device)
+from tacotron.training.loop import RunLoop
 from tacotron.training.schedules import PHASES, Controls, StepSchedule, step_schedule
 from tacotron.training.warm_start import drop_frozen_gradients, frozen_parameters, warm_start
 
@@ -365,25 +364,9 @@ class TacotronTask:
         return fields
 
 
-class Trainer(RunLoop):
+# Capitalised: the name callers know from when it was a class. It builds a RunLoop around the task.
+def Trainer(config: Config, data: PreparedData, run_dir: str | Path,
+            callbacks: list[Callback] | None = None, progress: bool = True) -> RunLoop:
     """The run loop with a `TacotronTask`: `Trainer(config, prepared, run_dir, callbacks=...)`,
-    then `fit()`. `model`, `controls`, `sampler` and `restore_last_good` are the task's."""
-
-    def __init__(self, config: Config, data: PreparedData, run_dir: str | Path,
-                 callbacks: list[Callback] | None = None, progress: bool = True):
-        super().__init__(config, data, run_dir, TacotronTask(), callbacks, progress)
-
-    @property
-    def model(self) -> Tacotron2:
-        return self.task.model
-
-    @property
-    def controls(self) -> Controls:
-        return self.task.controls
-
-    @property
-    def sampler(self) -> BucketBatchSampler:
-        return self.task.sampler
-
-    def restore_last_good(self) -> Path | None:
-        return self.task.restore_last_good()
+    then `fit()`. The model, controls and sampler are the task's: `trainer.task.model`."""
+    return RunLoop(config, data, run_dir, TacotronTask(), callbacks, progress)

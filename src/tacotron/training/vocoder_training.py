@@ -390,19 +390,12 @@ class HifiGanTask:
         return fields
 
 
-class VocoderTrainer(RunLoop):
-    """The run loop with a `HifiGanTask`; `generator`, `mpd`, `init_source`, `val_items` and
-    `mel_fn` are the task's."""
-
-    def __init__(self, config: Config, data: PreparedData, run_dir: str | Path,
-                 callbacks: list[Callback] | None = None, progress: bool = True):
-        super().__init__(config, data, run_dir, HifiGanTask(), callbacks, progress)
-
-    generator = property(lambda self: self.task.generator)
-    mpd = property(lambda self: self.task.mpd)
-    init_source = property(lambda self: self.task.init_source)
-    val_items = property(lambda self: self.task.val_items)
-    mel_fn = property(lambda self: self.task.mel_fn)
+# Capitalised: the name callers know from when it was a class. It builds a RunLoop around the task.
+def VocoderTrainer(config: Config, data: PreparedData, run_dir: str | Path,
+                   callbacks: list[Callback] | None = None, progress: bool = True) -> RunLoop:
+    """The run loop with a `HifiGanTask`; the generator, discriminators, `init_source`, `val_items`
+    and `mel_fn` are the task's: `trainer.task.generator`."""
+    return RunLoop(config, data, run_dir, HifiGanTask(), callbacks, progress)
 
 
 # ---------------------------------------------------------------------------- API
@@ -466,7 +459,7 @@ def vocoder_config(generator: str = "v1", finetune_from: str | Path | None = Non
 
 
 def train_vocoder(data_dir: str | Path, out: str | Path, config: Config,
-                  progress: bool = True, callbacks: list[Callback] | None = None) -> VocoderTrainer:
+                  progress: bool = True, callbacks: list[Callback] | None = None) -> RunLoop:
     """Prepare the data set, then train; `callbacks`: the sinks (monitoring.sinks.build_callbacks)."""
     from tacotron.data.prepare import prepare
 

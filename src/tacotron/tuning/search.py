@@ -40,7 +40,8 @@ from tacotron.config import Config, ConfigError, set_value, validate
 from tacotron.errors import UserError
 from tacotron.files import atomic_write_text
 from tacotron.monitoring.dashboards import STUDY_POINTER
-from tacotron.training.trainer import Callback, Trainer
+from tacotron.training.callbacks import Callback
+from tacotron.training.trainer import Trainer
 
 DIAGONALITY, GATE_ERROR = "diagonality", "gate_error"
 
@@ -338,15 +339,18 @@ class TuneResult:
 def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
          trials: int, storage: str | None = None, timeout_seconds: float = 0.0,
          progress: bool = True, say: Callable[[str], None] = print,
-         first_callbacks: Callable[[Config], list[Callback]] | None = None) -> TuneResult:
+         trial_callbacks: Callable[[Config], list[Callback]] | None = None) -> TuneResult:
     """Run trials of the study until it holds `trials` trained trials (from any worker) or
     `timeout_seconds` pass (no new trial starts after it); then write the results to `out`.
-    `first_callbacks(config)`: callbacks of a trial that go before the monitoring sinks (the CLI's
-    intelligibility evaluation, which tune.objective=intelligibility reads)."""
+    `trial_callbacks(config)`: the callbacks of a trial run besides the tuner's own reporter (the
+    CLI passes evaluation.callback.run_callbacks: the sinks and the intelligibility evaluation,
+    whose figures tune.objective=intelligibility reads; evaluation/ sits above tuning/, so it is
+    handed in); default: the monitoring sinks alone."""
     optuna = require_optuna()
     from tacotron.data.prepare import prepare
     from tacotron.monitoring.sinks import build_callbacks
 
+    trial_callbacks = trial_callbacks or build_callbacks
     if trials < 1:
         raise UserError("--trials must be at least 1")
     out = Path(out).resolve()
@@ -390,8 +394,7 @@ def tune(data_dir: str | Path, study_name: str, base: Config, out: str | Path,
         reporter = TrialReporter(trial, config)
         try:
             trainer = Trainer(config, prepared, out / run_name,
-                              callbacks=[*(first_callbacks(config) if first_callbacks else []),
-                                         *build_callbacks(config), reporter], progress=progress)
+                              callbacks=[*trial_callbacks(config), reporter], progress=progress)
             metrics = trainer.fit()
             if trainer.finished_reason == "interrupted":  # Ctrl-C: the trainer has saved
                 raise KeyboardInterrupt

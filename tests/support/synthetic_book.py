@@ -1,4 +1,5 @@
-"""A synthetic "book" recording with known answers, for testing and measuring `tacotron dataset make`.
+"""A synthetic "book" recording with known answers, for testing and measuring `tacotron dataset make`
+(tests/test_dataset_make.py, benchmarks/dataset_make.py); a test fixture, so it lives with the tests.
 
 Corpus sentences spoken by eSpeak NG are joined with random pauses, over a little white noise, with
 one loud click in a pause and one stretch of music-like tones (chords of harmonic notes) between two
