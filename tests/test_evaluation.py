@@ -10,6 +10,7 @@ from tacotron.audio.cepstral_distance import mel_cepstral_distortion
 from tacotron.audio.espeak import EspeakVoice
 from tacotron.cli import main
 from tacotron.evaluation.intelligibility import held_out_sentences
+from tacotron.evaluation.naturalness import naturalness_available
 from tacotron.errors import UserError
 from tacotron.text.error_rate import character_error_rate, word_error_rate
 
@@ -62,9 +63,16 @@ def test_training_time_and_command_line_evaluation_end_to_end(corpus_en, tmp_pat
     assert record["step"] == 4 and record["wer"] >= 0.5  # 4 steps of training: not yet speech
     assert record["cer"] > 0 and record["mcd_db"] > 5.0 and record["duration_ratio"] > 0
     assert record["eval_seconds"] > 0
+    if naturalness_available():  # the real DistillMOS scores the voice and, once, its recordings
+        assert 1.0 <= record["mos"] <= 5.0 and 1.0 <= record["source_mos"] <= 5.0
+        assert record["source_mos"] > record["mos"]  # eSpeak's recordings above 4 steps of training
+    else:
+        assert "mos" not in record and "source_mos" not in record
     capsys.readouterr()
     assert main(["status", str(run)]) == 0
-    assert f"intelligibility: wer {record['wer']:.4g}" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert f"intelligibility: wer {record['wer']:.4g}" in shown
+    assert ("naturalness: mos" in shown) == naturalness_available()
 
     out = tmp_path / "evaluation"
     code = main(["evaluate", str(run), "--data", str(corpus_en), "--limit", "3", "--out", str(out),
@@ -116,7 +124,11 @@ def test_status_shows_the_last_intelligibility_figures(tmp_path):
 
     append_event(tmp_path, Event("train_start", 0, {}))
     (tmp_path / "metrics.jsonl").write_text(
-        '{"step": 100, "mel_l1": 1.2, "wer": 0.75, "cer": 0.5, "mcd_db": 9.5}\n{"step": 200, "mel_l1": 1.1}\n')
+        '{"step": 100, "mel_l1": 1.2, "wer": 0.75, "cer": 0.5, "mcd_db": 9.5, "mos": 2.03, '
+        '"source_mos": 4.08}\n'
+        '{"step": 200, "mel_l1": 1.1}\n')
     status = read_status(tmp_path)
     assert status["intelligibility"]["step"] == 100
-    assert "intelligibility: wer 0.75  cer 0.5  mcd_db 9.5 (step 100)" in format_status(status)
+    shown = format_status(status)
+    assert "intelligibility: wer 0.75  cer 0.5  mcd_db 9.5 (step 100)" in shown
+    assert "naturalness: mos 2.03  source_mos 4.08 (predicted MOS 1-5, step 100)" in shown

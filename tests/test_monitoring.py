@@ -467,3 +467,12 @@ def test_monitor_serves_tensorboard_mlflow_optuna_and_stops_them_all(tmp_path):
         while live_processes_in_group(pgid) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert live_processes_in_group(pgid) == [], name
+
+
+def test_progress_card_shows_the_evaluations_wer_and_predicted_mos():
+    from tacotron.monitoring.telegram import progress_card
+
+    val = {"mel_l1": 0.9, "diagonality": 0.8, "wer": 0.5, "cer": 0.25, "mos": 2.031, "source_mos": 4.08}
+    card = progress_card("run", 100, {"total": 1.0}, val, 100, None, None, None)
+    assert "WER 0.50 · CER 0.25 · MOS 2.03 (step 100)" in card
+    assert "MOS" not in progress_card("run", 100, {"total": 1.0}, {"mel_l1": 0.9}, 100, None, None, None)

@@ -74,3 +74,44 @@ def test_missing_distillmos_is_a_user_error_naming_the_extra(monkeypatch):
             predicted_mos(np.zeros(16000, dtype=np.float32), 16000)
     finally:
         naturalness._model.cache_clear()  # the next test loads the real model again
+
+
+@needs_distillmos
+def test_a_texts_mos_is_its_segments_mos_weighted_by_their_seconds():
+    from tacotron.evaluation.naturalness import text_naturalness
+
+    rate = 16000
+    time = np.arange(rate * 3) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 220 * time)).astype(np.float32)
+    noise = with_white_noise(tone[: rate], 0.0, seed=1)  # 1 s of it, and 3 s of the tone
+    scored = text_naturalness([tone, noise], rate)
+    single = [predicted_mos(tone, rate), predicted_mos(noise, rate)]
+    assert scored.segment_mos == [round(score, 3) for score in single]
+    assert scored.mos == pytest.approx((3 * single[0] + 1 * single[1]) / 4, abs=1e-3)
+
+
+@needs_distillmos
+def test_synth_report_carries_each_segments_predicted_mos(tmp_path):
+    """The real model scores an untrained voice's babble (Griffin-Lim, 2 frames a symbol: short)."""
+    import json
+
+    from tacotron.cli import main
+    from tacotron.config import load_config
+
+    from support.voices import save_untrained_voice
+
+    config = load_config("cpu-tiny", overrides=[
+        "model.embedding_dim=16", "model.encoder_dim=16", "model.encoder_conv_layers=1",
+        "model.attention_rnn_dim=24", "model.decoder_rnn_dim=24", "model.attention_dim=8",
+        "model.location_filters=4", "model.prenet_dims=[16, 16]", "model.postnet_channels=8",
+        "model.postnet_layers=2", "text.language=en", "text.input=characters"])
+    save_untrained_voice(tmp_path / "voice", config)
+    report = tmp_path / "report.json"
+    code = main(["synth", "--checkpoint", str(tmp_path / "voice"), "--text", " ".join(SENTENCES[:2]),
+                 "--out", str(tmp_path / "out.wav"), "--report", str(report), "--vocoder", "griffin-lim",
+                 "inference.max_retries=0", "inference.max_frames_per_symbol=2"])
+    assert code == 0
+    written = json.loads(report.read_text())
+    scores = [segment["mos"] for segment in written["segments"]]
+    assert len(scores) == 2 and all(1.0 <= score <= 5.0 for score in scores)
+    assert min(scores) <= written["mos"] <= max(scores)  # a weighted mean of them

@@ -179,6 +179,33 @@ def test_tts_answers_wav_with_its_report_in_headers_and_at_its_id(server):
     assert call(server, "/api/requests/0123456789abcdef")[0] == 404
 
 
+def test_predicted_mos_is_scored_into_the_report_only_when_asked(server):
+    """The real DistillMOS, when installed: the whole-audio and the streamed report carry each
+    sentence's predicted MOS and the text's; without it the server says so and refuses the ask."""
+    from tacotron.evaluation.naturalness import naturalness_available
+
+    available = naturalness_available()
+    assert json.loads(call(server, "/api/voices")[2])["naturalness"] is available
+    text = " ".join(SENTENCES[:2])
+    status, headers, body = call(server, "/api/tts", {"text": text, "voice": "fast", "naturalness": True})
+    if not available:
+        assert status == 501 and "DistillMOS" in detail(body)
+        return
+    assert status == 200
+    asked = json.loads(call(server, f"/api/requests/{headers['X-Request-Id']}")[2])
+    stream_headers, _, _ = read_stream(server, {"text": text, "voice": "fast", "naturalness": True})
+    streamed = json.loads(call(server, f"/api/requests/{stream_headers['x-request-id']}")[2])
+    for report in (asked, streamed):
+        scores = [segment["mos"] for segment in report["segments"]]
+        assert len(scores) == 2 and all(1.0 <= score <= 5.0 for score in scores)
+        assert min(scores) <= report["mos"] <= max(scores) and report["naturalness_seconds"] > 0
+        print(f"naturalness_seconds {report['naturalness_seconds']} for {report['audio_seconds']} s "
+              f"of audio (synthesis {report['synthesis_seconds']} s)")
+    status, headers, _ = call(server, "/api/tts", {"text": text, "voice": "fast"})
+    plain = json.loads(call(server, f"/api/requests/{headers['X-Request-Id']}")[2])
+    assert plain["mos"] is None and plain["segments"][0]["mos"] is None
+
+
 def test_every_format_decodes_to_the_reported_duration(server):
     for audio_format, tolerance in [("flac", 1e-3), ("ogg", 0.05), ("opus", 0.05), ("mp3", 0.1)]:
         status, headers, body = call(server, f"/api/tts?text=Short%20one.&format={audio_format}")
@@ -443,6 +470,9 @@ def test_web_page_speaks_shows_report_picture_and_errors(server, tmp_path):
             assert page.locator("#report tbody tr").count() == 3
             assert page.locator("#report tbody tr").first.inner_text().startswith("1\tThe first sentence")
             assert "first audio after" in page.inner_text("#status")
+            from tacotron.evaluation.naturalness import naturalness_available
+            # The page asks for the predicted MOS where the server can score it, and shows it.
+            assert ("Predicted MOS" in page.inner_text("#summary")) == naturalness_available()
             assert page.locator("#download").get_attribute("href").startswith("blob:")
             page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
 

@@ -267,3 +267,21 @@ def test_bad_storage_is_a_user_error(tmp_path):
         open_study("s", "postgresql://u:secret@127.0.0.1:1/x", load_config())
     config = yaml.safe_load(load_config().to_yaml())
     assert "tune" in config and config["tune"]["pruner"] == "median"
+
+
+def test_naturalness_weight_adds_the_mos_shortfall_to_the_word_error_rate():
+    config = load_config(overrides=["tune.objective=intelligibility", "eval.every_validations=1",
+                                    "tune.naturalness_weight=0.5"])
+    metrics = {"mel_l1": 0.8, "diagonality": 0.6, "gate_missed_rate": 0.0, "gate_early_rate": 0.0}
+    # 0.42 + 0.5 * (5 - 3) / 4: a voice at MOS 3 falls half the scale short of 5
+    assert tuning_objective({**metrics, "wer": 0.42, "mos": 3.0}, config) == pytest.approx(0.67)
+    assert tuning_objective({**metrics, "wer": 0.42, "mos": 5.0}, config) == pytest.approx(0.42)
+    assert tuning_objective(metrics, config) is None  # not evaluated
+    from tacotron.errors import UserError
+    with pytest.raises(UserError, match="naturalness"):  # evaluated without DistillMOS
+        tuning_objective({**metrics, "wer": 0.42}, config)
+    for bad, message in [("tune.naturalness_weight=-1", ">= 0"),
+                         ("tune.objective=mel", "objective=intelligibility")]:
+        with pytest.raises(ConfigError, match=message):
+            load_config(overrides=["tune.objective=intelligibility", "eval.every_validations=1",
+                                   "tune.naturalness_weight=0.5", bad])

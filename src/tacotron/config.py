@@ -452,10 +452,13 @@ class TuneConfig:
     sampler_startup_trials: int = 5  # random trials before TPE models the results
     # Objective (tuning.tuning_objective). mel: validation mel L1 + diagonality_penalty * shortfall of
     # diagonality below schedule.quality_diagonality + gate_penalty * share of wrong stops.
-    # intelligibility: Whisper's word error rate on the eval.* sentences (needs eval.every_validations).
+    # intelligibility: Whisper's word error rate on the eval.* sentences (needs eval.every_validations)
+    # + naturalness_weight * (5 - predicted MOS) / 4, the voice's naturalness shortfall on the same
+    # sentences (0 at MOS 5, 1 at MOS 1; needs DistillMOS, the `naturalness` extra, when above 0).
     objective: str = "mel"
     diagonality_penalty: float = 2.0
     gate_penalty: float = 1.0
+    naturalness_weight: float = 0.0
     pruner: str = "median"  # median | hyperband | none
     # No trial is pruned before this step. 0: autofix.alignment_expected_step, the step by which
     # the alignment must have formed (a trial that is still unaligned then is what pruning is for).
@@ -474,6 +477,9 @@ class TuneConfig:
                 (self.pruner_warmup_steps >= 0, "tune.pruner_warmup_steps must be >= 0"),
                 (self.objective in ("mel", "intelligibility"),
                  "tune.objective must be mel or intelligibility"),
+                (self.naturalness_weight >= 0, "tune.naturalness_weight must be >= 0"),
+                (self.naturalness_weight == 0 or self.objective == "intelligibility",
+                 "tune.naturalness_weight weighs a term of tune.objective=intelligibility"),
                 (self.heartbeat_seconds >= 1, "tune.heartbeat_seconds must be >= 1"),
                 (self.grace_seconds > self.heartbeat_seconds,
                  "tune.grace_seconds must be larger than tune.heartbeat_seconds"),

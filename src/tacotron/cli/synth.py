@@ -18,7 +18,8 @@ def add_command(commands) -> None:
     group.add_argument("--text-file", help="UTF-8 file; each line is spoken as a paragraph")
     synth.add_argument("--out", required=True, help="output .wav")
     synth.add_argument("--speaker", help="who speaks, for a multi-speaker model (default: its first speaker)")
-    synth.add_argument("--report", help="also write per-segment scores to this .json file")
+    synth.add_argument("--report", help="also write per-segment scores to this .json file (with "
+                       "DistillMOS installed, the 'naturalness' extra: each segment's predicted MOS)")
     synth.add_argument("--vocoder", help=VOCODER_HELP + "; with --runtime onnx: the exported one")
     synth.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
                        help="onnx: --checkpoint is a folder written by `tacotron export`")
@@ -41,6 +42,22 @@ def read_text_file(path: str) -> str:
     if not texts:
         raise UserError(f"{file}: no text to speak")
     return "\n\n".join(texts)
+
+
+def synthesis_report(result, text: str, seconds: float) -> dict:
+    """What --report writes: the text, the synthesis seconds, the audio seconds and each segment's
+    report; with DistillMOS installed also the predicted MOS of each segment ("mos") and of the whole
+    text (evaluation.naturalness.text_naturalness), null without it."""
+    from tacotron.evaluation.naturalness import naturalness_available, text_naturalness
+
+    segments = [segment.report() for segment in result.segments]
+    naturalness = (text_naturalness(result.segment_audio, result.sample_rate)
+                   if naturalness_available() else None)
+    for number, segment in enumerate(segments):
+        segment["mos"] = naturalness.segment_mos[number] if naturalness else None
+    return {"text": text, "seconds": round(seconds, 2),
+            "audio_seconds": round(len(result.waveform) / result.sample_rate, 2),
+            "mos": naturalness.mos if naturalness else None, "segments": segments}
 
 
 def run(args) -> None:
@@ -77,9 +94,8 @@ def run(args) -> None:
           f"{len(result.segments)} segments, {sum(s.retried for s in result.segments)} retried, "
           f"{failed} failed")
     if args.report:
-        report = {"text": text, "seconds": round(seconds, 2), "audio_seconds": round(audio_seconds, 2),
-                  "segments": [segment.report() for segment in result.segments]}
-        atomic_write_text(Path(args.report), json.dumps(report, indent=2, ensure_ascii=False))
+        atomic_write_text(Path(args.report), json.dumps(synthesis_report(result, text, seconds),
+                                                        indent=2, ensure_ascii=False))
     if failed:
         print(f"warning: {failed} segment(s) still fail quality control after retries (see above)",
               file=sys.stderr)

@@ -32,6 +32,12 @@ def run(args) -> None:
 
     extra = [f"tune.budget_steps={args.budget_steps}"] if args.budget_steps else []
     config = config_from_args(args, extra)
+    if config.tune.naturalness_weight > 0:
+        from tacotron.errors import UserError
+        from tacotron.evaluation.naturalness import INSTALL, naturalness_available
+
+        if not naturalness_available():  # before any trial trains, not at its first evaluation
+            raise UserError(f"tune.naturalness_weight needs DistillMOS for the predicted MOS: {INSTALL}")
     out = args.out or str(Path("runs") / f"tune-{args.study}")
     result = tune(args.data, args.study, config, out, trials=args.trials, storage=args.storage,
                   say=lambda line: print(line, flush=True),

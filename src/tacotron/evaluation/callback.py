@@ -1,7 +1,8 @@
 """Intelligibility while training: every `eval.every_validations` validations, the model as it is
 speaks a fixed small set of held-out sentences, Whisper transcribes them, and their WER, CER and
-MCD-DTW join that validation's metrics (`Callback.validation_figures`: every callback sees them,
-whatever its place in the list). `run_callbacks` builds the whole callback list of a training run
+MCD-DTW (with DistillMOS installed, also the predicted MOS of the voice and, scored once per run,
+of the source recordings) join that validation's metrics (`Callback.validation_figures`: every
+callback sees them, whatever its place in the list). `run_callbacks` builds the whole callback list of a training run
 (this evaluation and the monitoring sinks) for the CLI, the demo and each tuning trial: it lives
 here, above training and monitoring, because training/ cannot import evaluation/."""
 
@@ -21,8 +22,11 @@ from tacotron.monitoring.sinks import build_callbacks
 from tacotron.text import get_frontend
 from tacotron.training.callbacks import Callback, RunView, ValidationSample
 
-# The metric names the evaluation adds to a validation record, and the summary figure of each.
-METRICS = {"wer": "voice_wer", "cer": "voice_cer", "mcd_db": "mcd_db", "duration_ratio": "duration_ratio"}
+# The metric names the evaluation adds to a validation record, and the summary figure of each
+# (evaluation.intelligibility.summarize). The MOS figures are absent without DistillMOS; the
+# recordings' (source_mos) is scored at the first evaluation and repeated as the voice's ceiling.
+METRICS = {"wer": "voice_wer", "cer": "voice_cer", "mcd_db": "mcd_db", "duration_ratio": "duration_ratio",
+           "mos": "voice_mos", "source_mos": "source_mos"}
 
 
 def evaluation_sentences(data: Path, validation_ids: list[str], validation_texts: list[str],
@@ -62,7 +66,8 @@ class IntelligibilityCallback(Callback):
         return self.evaluate(trainer)
 
     def evaluate(self, trainer: RunView) -> dict[str, float]:
-        """WER, CER, MCD-DTW and duration ratio of the model as it is now, and the seconds it took."""
+        """WER, CER, MCD-DTW, duration ratio and predicted MOS of the model as it is now, and the
+        seconds it took."""
         started = time.monotonic()
         config = trainer.config
         if self.recognizer is None:

@@ -2,6 +2,7 @@
 
     predicted_mos(waveform, sample_rate)               # one recording -> 1.0 .. 5.0
     mean_predicted_mos(["a.wav", "b.wav"])              # files or waveforms -> their arithmetic mean
+    text_naturalness(synthesis.segment_audio, 22050)   # a synthesized text: each segment and the whole
 
 The scorer is DistillMOS (the `distillmos` wheel, weights inside): a small convolution + transformer
 network distilled from an XLS-R-based speech quality model (Stahl & Gamper, "Distillation and Pruning
@@ -16,7 +17,8 @@ import functools
 import io
 import sys
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +86,33 @@ def mean_predicted_mos(recordings: Iterable[str | Path | np.ndarray],
     if not scores:
         raise ValueError("mean_predicted_mos: no recordings")
     return float(np.mean(scores))
+
+
+@dataclass
+class TextNaturalness:
+    """The predicted MOS of a synthesized text (text_naturalness)."""
+
+    segment_mos: list[float]  # of each segment's audio alone, in order
+    mos: float  # of the whole text: the segments' duration-weighted mean
+
+
+def text_naturalness(segment_audio: Sequence[np.ndarray], sample_rate: int) -> TextNaturalness:
+    """Predicted MOS of a text the synthesizer spoke in segments (sentences, clauses): mos_i =
+    predicted_mos of segment i's audio alone (vocoded and trimmed, before joining and
+    post-processing), and for the whole text
+
+        mos = sum_i(t_i * mos_i) / sum_i(t_i),   t_i = seconds of segment i.
+
+    The joined audio is not scored again: DistillMOS reads a recording longer than 7.68 s as
+    windows at most 1 s apart, so a minute of joined speech would cost about 53 windows where its
+    segments cost one each; the pauses between segments are not scored. Rounded to 3 decimals,
+    as every reported MOS."""
+    if not segment_audio:
+        raise ValueError("text_naturalness: no segments")
+    scores = [predicted_mos(audio, sample_rate) for audio in segment_audio]
+    seconds = np.array([len(audio) / sample_rate for audio in segment_audio])
+    return TextNaturalness([round(score, 3) for score in scores],
+                           round(float(np.dot(seconds, scores) / seconds.sum()), 3))
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +80,9 @@ class Synthesis:
     waveform: np.ndarray  # float32 mono, joined and post-processed
     sample_rate: int
     segments: list[SegmentSynthesis]
+    # Each segment's audio as vocoded and trimmed, before joining and post-processing: what a
+    # per-segment score (the predicted MOS of `synth --report`) reads.
+    segment_audio: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @property
     def normalized(self) -> str:
@@ -208,7 +211,7 @@ class Synthesizer:
         """Pieces joined with `pauses` (seconds, one per join), then post-processed."""
         waveform = postprocess.crossfade_join(pieces, self.sample_rate, pauses,
                                               crossfade_ms=self.config.inference.crossfade_ms)
-        return Synthesis(text, self.postprocess(waveform), self.sample_rate, segments)
+        return Synthesis(text, self.postprocess(waveform), self.sample_rate, segments, list(pieces))
 
     def postprocess(self, waveform: np.ndarray) -> np.ndarray:
         """The `postprocess.*` clean-up of a joined waveform (or of one streamed segment)."""

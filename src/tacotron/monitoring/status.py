@@ -18,6 +18,8 @@ SHOWN_METRICS = ("mel_l1", "loss", "diagonality", "focus_rate", "monotonicity", 
                  "gate_accuracy", "stop_error")
 # Intelligibility figures of the evaluation callback (eval.every_validations), on some validations only.
 SHOWN_INTELLIGIBILITY = ("wer", "cer", "mcd_db", "duration_ratio")
+# Its predicted MOS (1-5) of the voice and of the source recordings, when DistillMOS is installed.
+SHOWN_NATURALNESS = ("mos", "source_mos")
 SHOWN_LOSSES = ("total", "postnet_l1", "gate", "guided_attention", "lr", "grad_norm")
 
 
@@ -129,6 +131,9 @@ def format_status(status: dict[str, Any], now: float | None = None) -> str:
     heard = status.get("intelligibility")
     if heard:
         lines.append(f"intelligibility: {_numbers(heard, SHOWN_INTELLIGIBILITY)} (step {heard['step']})")
+        if any(key in heard for key in SHOWN_NATURALNESS):
+            lines.append(f"naturalness: {_numbers(heard, SHOWN_NATURALNESS)} (predicted MOS 1-5, "
+                         f"step {heard['step']})")
     if status["best_val_mel_l1"] is not None:
         lines.append(f"best:       val mel_l1 {status['best_val_mel_l1']:.4g}")
     checkpoint = status["checkpoint"]

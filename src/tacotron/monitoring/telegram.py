@@ -178,7 +178,8 @@ def progress_card(run: str, step: int, logs: dict[str, float], val: dict[str, fl
     if val:
         scores = [_metric(val, "mel_l1", "val mel L1"), _metric(val, "diagonality", "diagonality", 2),
                   _metric(val, "focus_rate", "focus", 2), _metric(val, "gate_accuracy", "gate acc", 2),
-                  _metric(val, "wer", "WER", 2), _metric(val, "cer", "CER", 2)]
+                  _metric(val, "wer", "WER", 2), _metric(val, "cer", "CER", 2),
+                  _metric(val, "mos", "MOS", 2)]
         lines.append(" · ".join(item for item in scores if item) + f" (step {val_step})")
     if rate:
         lines.append(f"{rate:.2f} steps/s" + (f" · ETA {format_duration(eta)}"

@@ -4,7 +4,8 @@ FastAPI (on Starlette, served by uvicorn) because its request models are validat
 a wrong type or an unknown value is answered 422 naming the field without a line of parsing code
 here, and the same models document the API at /docs. Endpoints (routes.py):
 
-    POST /api/tts             JSON {text, voice?, format?, seed?, vocoder?, speaker?} -> the audio
+    POST /api/tts             JSON {text, voice?, format?, seed?, vocoder?, speaker?, naturalness?}
+                              -> the audio
     GET  /api/tts?text=...    the same as a link
     POST /api/tts/stream      WAV (header of unknown length) or raw PCM, one segment at a time
     POST /v1/audio/speech     OpenAI's speech API {model, input, voice, response_format?, speed?}

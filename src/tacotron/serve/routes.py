@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from tacotron.evaluation.naturalness import naturalness_available
 from tacotron.monitoring.plots import alignment_png
 from tacotron.serve.audio import MEDIA_TYPES, STREAM_FORMATS
 from tacotron.serve.jobs import JobTimeout
@@ -43,6 +44,9 @@ class SpeechRequest(BaseModel):
     vocoder: str | None = Field(None, description="one of the voice's vocoders (/api/voices)")
     speaker: str | None = Field(None, description="one of a multi-speaker voice's speakers "
                                                   "(/api/voices); default: its first")
+    naturalness: bool = Field(False, description="also score the audio's predicted MOS (1-5) into "
+                                                 "the report, after the audio; needs a server with "
+                                                 "DistillMOS (/api/voices: naturalness)")
 
 
 class StreamRequest(SpeechRequest):
@@ -112,11 +116,11 @@ async def wait_for_disconnect(request: Request) -> None:
 
 
 async def speak_whole(request: Request, service: SpeechService, text: str, voice: Voice,
-                      synthesizer, audio_format: str) -> Response:
+                      synthesizer, audio_format: str, naturalness: bool = False) -> Response:
     """Synthesize in a worker, answer the encoded audio with the report in headers."""
     disconnected = asyncio.ensure_future(wait_for_disconnect(request))
     try:
-        spoken = await service.speak(text, voice, synthesizer, audio_format, disconnected)
+        spoken = await service.speak(text, voice, synthesizer, audio_format, disconnected, naturalness)
     finally:
         disconnected.cancel()
     return Response(spoken.body, media_type=MEDIA_TYPES[audio_format],
@@ -126,16 +130,18 @@ async def speak_whole(request: Request, service: SpeechService, text: str, voice
 @api.post("/api/tts", response_class=Response, responses={200: {"content": {"audio/wav": {}}}})
 async def tts(request: Request, body: SpeechRequest, service: Service):
     voice, synthesizer = service.prepare(body.text, body.voice, body.vocoder, body.seed,
-                                         speaker=body.speaker)
-    return await speak_whole(request, service, body.text, voice, synthesizer, body.format)
+                                         speaker=body.speaker, naturalness=body.naturalness)
+    return await speak_whole(request, service, body.text, voice, synthesizer, body.format,
+                             body.naturalness)
 
 
 @api.get("/api/tts", response_class=Response)
 async def tts_link(request: Request, service: Service, text: str = Query(...), voice: str | None = None,
                    format: AudioFormat = "wav", seed: int | None = Query(None, ge=0, le=MAX_SEED),
-                   vocoder: str | None = None, speaker: str | None = None):
-    chosen, synthesizer = service.prepare(text, voice, vocoder, seed, speaker=speaker)
-    return await speak_whole(request, service, text, chosen, synthesizer, format)
+                   vocoder: str | None = None, speaker: str | None = None, naturalness: bool = False):
+    chosen, synthesizer = service.prepare(text, voice, vocoder, seed, speaker=speaker,
+                                          naturalness=naturalness)
+    return await speak_whole(request, service, text, chosen, synthesizer, format, naturalness)
 
 
 @api.post("/v1/audio/speech", response_class=Response)
@@ -155,13 +161,13 @@ async def tts_stream(request: Request, body: StreamRequest, service: Service):
     """Each segment's audio as soon as it is decoded: a WAV whose header declares an unknown
     length, or (format pcm) bare 16-bit samples. Segments are post-processed one by one."""
     voice, synthesizer = service.prepare(body.text, body.voice, body.vocoder, body.seed,
-                                         speaker=body.speaker)
+                                         speaker=body.speaker, naturalness=body.naturalness)
     request_id = uuid.uuid4().hex
     # Till the first segment is ready this watches for the client leaving; then StreamingResponse does.
     disconnected = asyncio.ensure_future(wait_for_disconnect(request))
     try:
         chunks = await service.start_stream(request_id, body.text, voice, synthesizer, body.format,
-                                            disconnected)
+                                            disconnected, body.naturalness)
     finally:
         disconnected.cancel()
     headers = {"X-Request-Id": request_id, "X-Voice": voice.name,
@@ -175,7 +181,9 @@ async def list_voices(service: Service):
     return {"default": service.default_voice,
             "voices": [voice.info() for voice in service.voices.values()],
             "formats": list(MEDIA_TYPES), "stream_formats": list(STREAM_FORMATS),
-            "max_chars": service.settings.max_chars}
+            "max_chars": service.settings.max_chars,
+            # Whether requests may ask for the predicted MOS (`naturalness`): DistillMOS is installed.
+            "naturalness": naturalness_available()}
 
 
 @api.get("/api/requests/{request_id}")

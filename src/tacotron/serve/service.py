@@ -23,11 +23,27 @@ from starlette.concurrency import run_in_threadpool
 
 from tacotron.config import ServeConfig
 from tacotron.errors import UserError
+from tacotron.evaluation.naturalness import INSTALL, TextNaturalness, naturalness_available, text_naturalness
 from tacotron.inference.synthesizer import SegmentSynthesis
 from tacotron.serve.audio import encode, pcm16, streaming_wav_header
 from tacotron.serve.jobs import Job, SynthesisQueue
 from tacotron.serve.metrics import ServerMetrics, real_time_factor
 from tacotron.serve.voices import Voice
+
+
+@dataclass
+class Scored:
+    """A request's predicted MOS, scored after its audio (the last item of a job that asked)."""
+
+    naturalness: TextNaturalness
+    seconds: float  # wall-clock seconds the scoring took
+
+
+def score_naturalness(segment_audio: list[np.ndarray], sample_rate: int) -> Scored:
+    """text_naturalness of the request's segments, and the wall-clock seconds it took (the
+    report's naturalness_seconds: what asking for it costs the request's worker)."""
+    started = time.monotonic()
+    return Scored(text_naturalness(segment_audio, sample_rate), time.monotonic() - started)
 
 
 @dataclass
@@ -38,6 +54,7 @@ class Finished:
     waveform: np.ndarray
     body: bytes
     synthesis_seconds: float
+    naturalness: Scored | None  # asked for by the request
 
 
 @dataclass
@@ -82,8 +99,14 @@ def quality_summary(segments: list[SegmentSynthesis]) -> dict:
 
 def request_report(request_id: str, voice: Voice, synthesizer, text: str,
                    segments: list[SegmentSynthesis], samples: int, synthesis_seconds: float,
-                   queue_seconds: float) -> dict:
+                   queue_seconds: float, scored: Scored | None = None) -> dict:
+    """A request's report. `scored`: its predicted MOS, when the request asked (`naturalness`):
+    "mos" of the whole text and of each segment (evaluation.naturalness.text_naturalness), and
+    "naturalness_seconds", the time the scoring took after the audio; all null otherwise."""
     audio_seconds = samples / synthesizer.sample_rate
+    segment_reports = [s.report() for s in segments]
+    for number, segment in enumerate(segment_reports):
+        segment["mos"] = scored.naturalness.segment_mos[number] if scored else None
     return {"id": request_id, "voice": voice.name, "vocoder": synthesizer.vocoder.name,
             "seed": synthesizer.config.inference.seed, "text": text,
             "speaker": synthesizer.speakers[synthesizer.speaker_id()] if synthesizer.speakers else None,
@@ -91,7 +114,9 @@ def request_report(request_id: str, voice: Voice, synthesizer, text: str,
             "synthesis_seconds": round(synthesis_seconds, 3),
             "queue_seconds": round(queue_seconds, 3),
             "real_time_factor": round(real_time_factor(synthesis_seconds, audio_seconds), 4),
-            "summary": quality_summary(segments), "segments": [s.report() for s in segments]}
+            "mos": scored.naturalness.mos if scored else None,
+            "naturalness_seconds": round(scored.seconds, 3) if scored else None,
+            "summary": quality_summary(segments), "segments": segment_reports}
 
 
 def warm_up(voices: dict[str, Voice]) -> None:
@@ -138,8 +163,12 @@ class SpeechService:
         return self.voices[name]
 
     def prepare(self, text: str, voice_name: str | None, vocoder: str | None, seed: int | None,
-                text_field: str = "text", voice_field: str = "voice", speaker: str | None = None):
+                text_field: str = "text", voice_field: str = "voice", speaker: str | None = None,
+                naturalness: bool = False):
         """Check what a request asks for, before it takes a place in the queue: (voice, synthesizer)."""
+        if naturalness and not naturalness_available():
+            raise HTTPException(501, f"naturalness: this server cannot score the predicted MOS "
+                                     f"(DistillMOS is not installed: {INSTALL})")
         if not text.strip():
             raise HTTPException(400, f"{text_field}: empty; there is nothing to say")
         if len(text) > self.settings.max_chars:
@@ -165,8 +194,9 @@ class SpeechService:
         return asyncio.get_running_loop().time() + self.settings.timeout_seconds
 
     async def speak(self, text: str, voice: Voice, synthesizer, audio_format: str,
-                    disconnected: asyncio.Future) -> Spoken:
-        """The whole text synthesized in a worker and encoded, with its report (kept by its id)."""
+                    disconnected: asyncio.Future, naturalness: bool = False) -> Spoken:
+        """The whole text synthesized in a worker and encoded, with its report (kept by its id);
+        `naturalness`: its predicted MOS is scored too, before the answer (the worker's time)."""
         received = time.monotonic()
         metrics = self.metrics
 
@@ -180,7 +210,10 @@ class SpeechService:
             synthesis = synthesizer.join(text, [p.segment for p in spoken], [p.audio for p in spoken],
                                          [p.pause_after for p in spoken[:-1]])
             body = encode(synthesis.waveform, synthesis.sample_rate, audio_format)
-            yield Finished(synthesis.segments, synthesis.waveform, body, time.monotonic() - started)
+            seconds = time.monotonic() - started
+            scored = (score_naturalness(synthesis.segment_audio, synthesis.sample_rate)
+                      if naturalness else None)
+            yield Finished(synthesis.segments, synthesis.waveform, body, seconds, scored)
 
         job = self._submit(work)
         finished = None
@@ -188,30 +221,37 @@ class SpeechService:
             finished = item
         report = request_report(uuid.uuid4().hex, voice, synthesizer, text, finished.segments,
                                 len(finished.waveform), finished.synthesis_seconds,
-                                job.started - received)
+                                job.started - received, finished.naturalness)
         self.reports.add(report, finished.segments)
         metrics.finished(finished.synthesis_seconds, report["audio_seconds"])
         return Spoken(finished.body, report)
 
     async def start_stream(self, request_id: str, text: str, voice: Voice, synthesizer,
-                           audio_format: str, disconnected: asyncio.Future) -> AsyncIterator[bytes]:
+                           audio_format: str, disconnected: asyncio.Future,
+                           naturalness: bool = False) -> AsyncIterator[bytes]:
         """Each segment's audio as soon as it is decoded, post-processed one by one: a WAV header of
         unknown length first (format wav) or bare 16-bit samples (pcm). Returns once the first
         segment is ready, so that its errors still get a status; `disconnected` is watched till
-        then. The report is kept under `request_id` when the stream ends."""
+        then. The report is kept under `request_id` when the stream ends. `naturalness`: the
+        predicted MOS is scored after the last segment's audio was handed on, so it delays the end
+        of the stream and the report, never the audio."""
         received = time.monotonic()
         sample_rate = synthesizer.sample_rate
         metrics = self.metrics
 
         def work():
             started = time.monotonic()
+            spoken = []  # each segment's audio before post-processing, as `synth --report` scores it
             for piece in synthesizer.stream(text):
                 metrics.segments.inc()
                 audio = synthesizer.postprocess(piece.audio)
                 pause = np.zeros(round(piece.pause_after * sample_rate), dtype=np.float32)
                 samples = np.concatenate([audio, pause])
+                spoken.append(piece.audio)
                 yield StreamedSegment(piece.segment, pcm16(samples), len(samples),
                                       time.monotonic() - started)
+            if naturalness:
+                yield score_naturalness(spoken, sample_rate)
 
         job = self._submit(work)
         until = self._deadline()
@@ -221,13 +261,16 @@ class SpeechService:
             raise UserError("nothing to say") from None
 
         async def chunks():
-            streamed = [first]
+            streamed, scored = [first], None
             try:
                 if audio_format == "wav":
                     yield streaming_wav_header(sample_rate) + first.body
                 else:
                     yield first.body
                 async for item in job.results(until):
+                    if isinstance(item, Scored):
+                        scored = item
+                        continue
                     streamed.append(item)
                     yield item.body
             finally:
@@ -236,7 +279,7 @@ class SpeechService:
             seconds = streamed[-1].synthesis_seconds
             waited = job.started - received
             report = request_report(request_id, voice, synthesizer, text, segments,
-                                    sum(item.samples for item in streamed), seconds, waited)
+                                    sum(item.samples for item in streamed), seconds, waited, scored)
             # When each segment's audio was ready to send, in seconds since the request arrived.
             report["segment_ready_seconds"] = [round(waited + item.synthesis_seconds, 3)
                                                for item in streamed]

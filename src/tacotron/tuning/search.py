@@ -44,6 +44,8 @@ from tacotron.training.callbacks import Callback
 from tacotron.training.trainer import Trainer
 
 DIAGONALITY, GATE_ERROR = "diagonality", "gate_error"
+# The evaluation's figures (evaluation/callback.py) a trial keeps and the summary shows, when it has them.
+EVALUATED = {"wer": "WER", "mos": "MOS"}
 
 
 def require_optuna():
@@ -134,15 +136,32 @@ def gate_error(metrics: dict[str, float]) -> float:
     return metrics["gate_missed_rate"] + metrics["gate_early_rate"]
 
 
+def naturalness_shortfall(mos: float) -> float:
+    """How far a predicted MOS (1..5, evaluation/naturalness.py) falls short of the scale's top,
+    as a share of the scale: (5 - mos) / 4, 0 at MOS 5 and 1 at MOS 1, like a word error rate
+    a rate to minimise."""
+    return (5.0 - mos) / 4.0
+
+
 def tuning_objective(metrics: dict[str, float], config: Config) -> float | None:
     """What a trial minimises, from one validation:
     objective = mel_l1 + w_d * max(0, d* - diagonality) + w_g * gate_error,
     with d* = schedule.quality_diagonality (0.9: the one "aligned" threshold of the phases and the
     auto-fix), w_d = tune.diagonality_penalty, w_g = tune.gate_penalty. A non-finite mel L1 (a
-    diverged run) gives +inf. With tune.objective=intelligibility: the validation's Whisper word error
-    rate `wer` (evaluation/callback.py), or None for a validation that was not evaluated."""
+    diverged run) gives +inf. With tune.objective=intelligibility:
+    objective = wer + w_n * naturalness_shortfall(mos), the validation's Whisper word error rate
+    and the voice's predicted MOS on the same sentences (evaluation/callback.py), w_n =
+    tune.naturalness_weight (0: the WER alone); None for a validation that was not evaluated."""
     if config.tune.objective == "intelligibility":
-        return metrics.get("wer")
+        if "wer" not in metrics:
+            return None
+        weight = config.tune.naturalness_weight
+        if weight == 0:
+            return metrics["wer"]
+        if "mos" not in metrics:
+            raise UserError("tune.naturalness_weight needs the predicted MOS of the evaluation, which "
+                            "needs DistillMOS: pip install 'tacotron[naturalness]'")
+        return metrics["wer"] + weight * naturalness_shortfall(metrics["mos"])
     mel_l1 = metrics["mel_l1"]
     if not math.isfinite(mel_l1):
         return math.inf
@@ -285,7 +304,8 @@ class TrialReporter(Callback):
         self.trial.set_user_attr("figures", {
             "step": trainer.step, "objective": value, "mel_l1": metrics["mel_l1"],
             DIAGONALITY: metrics[DIAGONALITY], GATE_ERROR: gate_error(metrics),
-            "aligned_at_step": self.aligned_at})
+            "aligned_at_step": self.aligned_at,
+            **{key: metrics[key] for key in EVALUATED if key in metrics}})
         if self.trial.should_prune():
             trainer.emit("pruned", objective=value, warmup_steps=pruner_warmup_steps(self.config))
             trainer.request_stop("pruned")
@@ -495,8 +515,10 @@ def write_results(study, base: Config, out: Path, storage: str,
 
 def summary_table(name: str, trials, best, importances: dict[str, float]) -> str:
     keys = sorted({key for trial in trials for key in trial.params})
+    evaluated = [key for key in EVALUATED
+                 if any(key in trial.user_attrs.get("figures", {}) for trial in trials)]
     head = ["trial", "state", "objective", "step", "mel L1", "diagonality", "gate error",
-            "aligned at", *keys]
+            "aligned at", *(EVALUATED[key] for key in evaluated), *keys]
     rows = []
     for trial in sorted(trials, key=lambda t: t.number):
         if "skipped" in trial.user_attrs:
@@ -513,7 +535,7 @@ def summary_table(name: str, trials, best, importances: dict[str, float]) -> str
         rows.append([f"{trial.number}{' *' if best is not None and trial.number == best.number else ''}",
                      state, cell(value), cell(figures.get("step")), cell(figures.get("mel_l1")),
                      cell(figures.get(DIAGONALITY)), cell(figures.get(GATE_ERROR)),
-                     cell(figures.get("aligned_at_step")),
+                     cell(figures.get("aligned_at_step")), *[cell(figures.get(key)) for key in evaluated],
                      *[cell(trial.params.get(key)) for key in keys]])
     lines = [f"# Study '{name}'", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -82,6 +82,8 @@ async function loadVoices() {
   const body = await response.json();
   voices = body.voices;
   maxChars = body.max_chars;
+  // The predicted MOS can be asked for only where the server has DistillMOS.
+  $("naturalness-label").hidden = !body.naturalness;
   $("voice").replaceChildren(
     ...voices.map((v) => new Option(`${v.name} (${v.language}, step ${v.checkpoint_step ?? "?"})`, v.name)));
   $("voice").value = body.default;
@@ -135,6 +137,7 @@ async function speak(event) {
   const request = { text: $("text").value, voice: $("voice").value, vocoder: $("vocoder").value, format: "wav" };
   if ($("seed").value !== "") request.seed = Number($("seed").value);
   if (!$("speaker-label").hidden) request.speaker = $("speaker").value;
+  if (!$("naturalness-label").hidden && $("naturalness").checked) request.naturalness = true;
   $("speak").disabled = true;
   const started = performance.now();
   setStatus("Speaking: waiting for the first sentence…");
@@ -207,16 +210,18 @@ async function showReport(requestId) {
   $("summary").textContent =
     `${report.voice}, ${report.vocoder}, seed ${report.seed}: ${report.audio_seconds.toFixed(2)} s of audio ` +
     `in ${report.synthesis_seconds.toFixed(2)} s (real-time factor ${report.real_time_factor.toFixed(3)}); ` +
-    `${s.segments} sentence(s), ${s.retried} retried, ${s.failed} still failing quality checks.`;
+    `${s.segments} sentence(s), ${s.retried} retried, ${s.failed} still failing quality checks.` +
+    (report.mos === null ? "" : ` Predicted MOS ${report.mos.toFixed(2)} of 5 (DistillMOS, scored in ${report.naturalness_seconds.toFixed(2)} s).`);
   const rows = report.segments.map((segment, index) => {
     const row = document.createElement("tr");
     if (segment.failures.length) row.className = "failed";
     const cells = [index + 1, segment.text, segment.frames, segment.focus_rate.toFixed(2),
-      segment.coverage.toFixed(2), segment.attempts, segment.failures.join("; ") || "none"];
+      segment.coverage.toFixed(2), segment.attempts, segment.mos === null ? "–" : segment.mos.toFixed(2),
+      segment.failures.join("; ") || "none"];
     cells.forEach((value, column) => {
       const cell = document.createElement("td");
       cell.textContent = value;
-      if ([0, 2, 3, 4, 5].includes(column)) cell.className = "number";
+      if ([0, 2, 3, 4, 5, 6].includes(column)) cell.className = "number";
       if (column === 1) cell.className = "sentence";
       row.append(cell);
     });
