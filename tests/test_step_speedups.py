@@ -2,6 +2,7 @@
 masks (model/dropout.py), the encoder BiLSTM over the padded batch (model/tacotron2.py
 padded_bilstm), the fused Adam (training/trainer.py adam)."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -106,4 +107,33 @@ def test_fused_adam_steps_like_the_loop():
             model(x).pow(2).sum().backward()
             optimizer.step()
     for a, b in zip(net.parameters(), copy.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_resumed_optimizer_keeps_the_fused_kernel():
+    """A checkpoint of the per-tensor Adam, loaded into the fused one, keeps the fused kernel and
+    makes the same update as the per-tensor Adam resumed from it."""
+    import copy
+
+    from tacotron.training.trainer import load_optimizer_state
+
+    torch.manual_seed(0)
+    weights = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(3))]
+    plain = torch.optim.Adam(weights, lr=1e-2, eps=1e-6)
+    for _ in range(3):
+        plain.zero_grad()
+        sum((w ** 2).sum() for w in weights).backward()
+        plain.step()
+    saved = copy.deepcopy(plain.state_dict())  # as read from a checkpoint file: no shared tensors
+    resumed = [torch.nn.Parameter(w.detach().clone()) for w in weights]
+    fused = adam(resumed, TrainConfig(learning_rate=1e-2))
+    if not fused.param_groups[0].get("fused"):
+        pytest.skip("this torch has no fused Adam on this device")
+    load_optimizer_state(fused, saved)
+    assert fused.param_groups[0]["fused"] is True
+    for optimizer, params in ((plain, weights), (fused, resumed)):
+        optimizer.zero_grad()
+        sum((w ** 2).sum() for w in params).backward()
+        optimizer.step()
+    for a, b in zip(weights, resumed):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

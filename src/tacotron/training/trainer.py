@@ -58,6 +58,17 @@ def adam(parameters, train: TrainConfig) -> torch.optim.Adam:
         return torch.optim.Adam(parameters, **arguments)
 
 
+def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """Load a checkpoint's optimizer state, keeping the implementation built here: the saved param
+    groups carry the `fused`/`foreach` flags of the run that wrote them (a run resumed from a
+    checkpoint of the per-tensor Adam would otherwise lose the fused kernel). The update is the same."""
+    implementation = [{key: group[key] for key in ("fused", "foreach") if key in group}
+                      for group in optimizer.param_groups]
+    optimizer.load_state_dict(saved)
+    for group, chosen in zip(optimizer.param_groups, implementation):
+        group.update(chosen)
+
+
 PHASE_INDEX = {name: index for index, name in enumerate(PHASES)}
 # The speaker-table name of a single-speaker data set's voice when its model has a table (fine-tuning
 # a multi-speaker source); synthesis speaks as it when no speaker is named.
@@ -197,7 +208,7 @@ class TacotronTask:
                 f"{self.loop.run_dir} holds a run with the speakers {state.get('speakers', [])} "
                 f"({path.name}), this data has {self.speakers}; use another --out folder")
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(self.optimizer, state["optimizer"])
 
     def load_state(self, state: dict[str, Any], path: Path) -> None:
         self.load_weights(state, path)
