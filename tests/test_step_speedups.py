@@ -115,7 +115,7 @@ def test_resumed_optimizer_keeps_the_fused_kernel():
     makes the same update as the per-tensor Adam resumed from it."""
     import copy
 
-    from tacotron.training.trainer import load_optimizer_state
+    from tacotron.training.optimizers import load_optimizer_state
 
     torch.manual_seed(0)
     weights = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(3))]

@@ -34,6 +34,7 @@ from tacotron.text import get_frontend
 from tacotron.training.callbacks import Callback, ValidationSample
 from tacotron.training.controller import Action, Controller
 from tacotron.training.loop import RunLoop
+from tacotron.training.optimizers import load_optimizer_state, with_fused_kernel
 from tacotron.training.schedules import PHASES, Controls, StepSchedule, step_schedule
 from tacotron.training.warm_start import drop_frozen_gradients, frozen_parameters, warm_start
 
@@ -47,26 +48,9 @@ def learning_rate_at(step: int, config: TrainConfig) -> float:
 
 
 def adam(parameters, train: TrainConfig) -> torch.optim.Adam:
-    """The model's Adam; its fused kernel steps cpu-tiny's 2M weights in 3.4 ms against 10.2 ms
-    for the per-tensor loop (one CPU thread), with the same update."""
-    parameters = list(parameters)
-    arguments = dict(lr=train.learning_rate, betas=(0.9, 0.999), eps=1e-6,
-                     weight_decay=train.weight_decay)
-    try:
-        return torch.optim.Adam(parameters, fused=True, **arguments)
-    except (RuntimeError, TypeError):  # older torch, or a device without the fused kernel
-        return torch.optim.Adam(parameters, **arguments)
-
-
-def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
-    """Load a checkpoint's optimizer state, keeping the implementation built here: the saved param
-    groups carry the `fused`/`foreach` flags of the run that wrote them (a run resumed from a
-    checkpoint of the per-tensor Adam would otherwise lose the fused kernel). The update is the same."""
-    implementation = [{key: group[key] for key in ("fused", "foreach") if key in group}
-                      for group in optimizer.param_groups]
-    optimizer.load_state_dict(saved)
-    for group, chosen in zip(optimizer.param_groups, implementation):
-        group.update(chosen)
+    """The model's Adam (fused where available: 3.4 against 10.2 ms per cpu-tiny step, one thread)."""
+    return with_fused_kernel(torch.optim.Adam, parameters, lr=train.learning_rate, betas=(0.9, 0.999),
+                             eps=1e-6, weight_decay=train.weight_decay)
 
 
 PHASE_INDEX = {name: index for index, name in enumerate(PHASES)}

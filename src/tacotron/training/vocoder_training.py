@@ -43,6 +43,7 @@ from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.acoustic import load_acoustic, load_voice
 from tacotron.training.callbacks import Callback, VocoderSample
 from tacotron.training.loop import RunLoop
+from tacotron.training.optimizers import load_optimizer_state, with_fused_kernel
 
 TEACHER_FORCED_DIR = "teacher_forced"
 TEACHER_FORCED_SEED = 0  # prenet dropout stays on in Tacotron 2; fixed masks make the cache reproducible
@@ -240,12 +241,8 @@ class HifiGanTask:
 
     def adamw(self, parameters) -> torch.optim.AdamW:
         vocoder = self.config.vocoder
-        arguments = dict(lr=vocoder.learning_rate, betas=(vocoder.adam_beta1, vocoder.adam_beta2))
-        parameters = list(parameters)
-        try:  # the fused kernel updates the discriminators' 71M weights ~10x faster on a CPU
-            return torch.optim.AdamW(parameters, fused=True, **arguments)
-        except (RuntimeError, TypeError):  # older torch, or a device without the fused kernel
-            return torch.optim.AdamW(parameters, **arguments)
+        return with_fused_kernel(torch.optim.AdamW, parameters, lr=vocoder.learning_rate,
+                                 betas=(vocoder.adam_beta1, vocoder.adam_beta2))
 
     def load_initial_weights(self) -> str:
         """Start the generator from `vocoder.init` (a new run; a resumed one loads its checkpoint)."""
@@ -282,8 +279,8 @@ class HifiGanTask:
         self.generator.load_state_dict(state["model"])
         self.mpd.load_state_dict(state["mpd"])
         self.msd.load_state_dict(state["msd"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
+        load_optimizer_state(self.optimizer, state["optimizer"])
+        load_optimizer_state(self.discriminator_optimizer, state["discriminator_optimizer"])
 
     def has_validation(self) -> bool:
         return len(self.val_items) > 0
