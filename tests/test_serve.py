@@ -238,14 +238,137 @@ def test_openai_client_speaks_through_v1_audio_speech(server):
     assert decode(mp3.content)[1] == SAMPLE_RATE
     # Errors come in OpenAI's shape ({"error": {"message": ...}}), naming the field.
     for arguments, error_type, words in [
-            ({"voice": "alloy"}, openai.NotFoundError, "voice: no voice named 'alloy'"),
-            ({"speed": 2.0}, openai.UnprocessableEntityError, "speed: 2 is not supported"),
+            ({"voice": "nobody"}, openai.NotFoundError, "voice: no voice named 'nobody'; voices: fast, "
+                                                        "slow, or OpenAI's names: alloy, ash,"),
+            ({"speed": 5.0}, openai.UnprocessableEntityError, "speed: Input should be less than or equal to 4"),
             ({"response_format": "aac"}, openai.UnprocessableEntityError, "response_format: 'aac'"),
             ({"input": ""}, openai.BadRequestError, "input: empty")]:
         with pytest.raises(error_type) as raised:
             client.audio.speech.create(**{"model": "tts-1", "voice": "fast", "input": "Hello.",
                                           **arguments})
         assert words in raised.value.response.json()["error"]["message"]
+
+
+def build_multi_speaker(folder: Path, speakers: list[str], language: str = "en") -> Path:
+    """An untrained voice with a speaker table, its gate shut as support/voices shuts it, decoding
+    as fast as the "fast" voice."""
+    import torch
+
+    from tacotron.model.tacotron2 import Tacotron2
+    from tacotron.runs.voice import VOICE_ENTRY, make_voice
+    from tacotron.text import get_frontend
+    from tacotron.training.checkpoint import save_checkpoint
+
+    config = load_config("cpu-tiny", overrides=[*TINY, *VOICES["fast"], f"text.language={language}",
+                                                "text.input=characters", "model.speaker_dim=4"])
+    frontend = get_frontend(language, "characters")
+    torch.manual_seed(0)
+    model = Tacotron2(config.model, len(frontend.symbols), config.audio.n_mels, n_speakers=len(speakers))
+    with torch.no_grad():
+        model.decoder.gate_projection.weight.zero_()
+        model.decoder.gate_projection.bias.fill_(-10.0)
+    state = {"model": model.state_dict(), "config": config.to_dict(), "symbols": list(frontend.symbols),
+             "speakers": list(speakers), "step": 5}
+    state[VOICE_ENTRY] = make_voice(state["config"], state)
+    save_checkpoint(folder, state, config.to_yaml(), keep_last=1)
+    return folder
+
+
+def test_openai_voice_names_speak_with_the_default_voice_or_as_mapped(voice_specs, tmp_path):
+    """What the openai client and Open WebUI send unless told otherwise ("alloy") speaks, with the
+    default voice or as serve.openai_voices maps it; VOICE:SPEAKER names a speaker; other names are
+    404 with the list."""
+    import openai
+
+    duo = f"duo={build_multi_speaker(tmp_path / 'duo', ['m3', 'f2'])}"
+    mapping = {"nova": "slow", "onyx": "duo:f2", "narrator": "duo"}
+    with running_server([*voice_specs, duo], openai_voices=mapping) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="not-needed", max_retries=0)
+
+        def speak(voice: str) -> tuple[str, bytes]:
+            answer = client.audio.speech.with_raw_response.create(
+                model="tts-1", voice=voice, input="Hello there.", response_format="pcm")
+            return answer.headers["X-Voice"], answer.content
+
+        own = call(url, "/api/tts", {"text": "Hello there.", "voice": "fast", "format": "pcm"})[2]
+        for name in ("alloy", "shimmer", "verse"):  # OpenAI's names: the default voice, same samples
+            assert speak(name) == ("fast", own)
+        assert speak("nova")[0] == "slow" and speak("narrator")[0] == "duo"
+        as_f2 = call(url, "/api/tts", {"text": "Hello there.", "voice": "duo", "speaker": "f2",
+                                       "format": "pcm"})[2]
+        assert speak("onyx") == ("duo", as_f2) == speak("duo:f2")
+        assert speak("narrator")[1] != as_f2  # duo's first speaker
+        with pytest.raises(openai.NotFoundError) as raised:
+            speak("duo:zz")
+        assert "speaker: no speaker 'zz' in this voice" in raised.value.response.json()["error"]["message"]
+        listing = json.loads(call(url, "/api/voices")[2])
+        assert listing["openai_voices"]["alloy"] == "fast" and listing["openai_voices"]["onyx"] == "duo:f2"
+        voices = json.loads(call(url, "/v1/audio/voices")[2])["voices"]
+        assert [voice["id"] for voice in voices] == ["fast", "slow", "duo", "duo:m3", "duo:f2"]
+    from tacotron.errors import UserError
+    from tacotron.serve.app import create_app
+    from tacotron.serve.voices import load_voices
+
+    voices = load_voices(voice_specs[:1], vocoder="griffin-lim")
+    for mapping, words in [({"nova": "nobody"}, "'nova' -> 'nobody', but this server has no voice 'nobody'"),
+                           ({"nova": "fast:zz"}, "this voice has a single speaker")]:
+        with pytest.raises(UserError, match=words):
+            create_app(voices, ServeConfig(openai_voices=mapping), api_key="")
+
+
+def test_v1_listings_answer_openai_clients_and_open_webui_without_a_key(server, strict_server):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{server}/v1", api_key="not-needed", max_retries=0)
+    assert [model.id for model in client.models.list()] == ["tts-1", "tts-1-hd", "tacotron"]
+    assert client.models.retrieve("tts-1-hd").object == "model"
+    with pytest.raises(openai.NotFoundError) as raised:
+        client.models.retrieve("gpt-9")
+    assert "model: no model named 'gpt-9'" in raised.value.response.json()["error"]["message"]
+    # Open WebUI reads {base}/audio/voices and {base}/audio/models, sending no key.
+    status, _, body = call(strict_server, "/v1/audio/voices")
+    assert status == 200
+    assert json.loads(body)["voices"][0] == {"id": "fast", "name": "fast (en)", "language": "en",
+                                             "runtime": "torch"}
+    status, _, body = call(strict_server, "/v1/audio/models")
+    assert status == 200 and json.loads(body)["models"][0] == {"id": "tts-1", "name": "tts-1"}
+    assert call(strict_server, "/v1/models")[0] == 200
+    # Speech itself still needs the key.
+    status, _, body = call(strict_server, "/v1/audio/speech", {"model": "tts-1", "voice": "alloy",
+                                                                "input": "Hi."})
+    assert status == 401 and "API key" in json.loads(body)["error"]["message"]
+
+
+def test_an_onnx_export_is_served_beside_pytorch_with_its_runtime_and_rtf(voice_specs, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from tacotron.errors import UserError
+    from tacotron.inference.onnx_export import export_onnx
+    from tacotron.serve.voices import load_voices
+
+    export_onnx(voice_specs[0].split("=", 1)[1], tmp_path / "fast-onnx", vocoder="griffin-lim")
+    with pytest.raises(UserError, match="not an ONNX export"):
+        load_voices(voice_specs[:1], runtime="onnx")
+    # No --runtime: the export folder is recognised and runs on onnxruntime, the run on PyTorch.
+    with running_server([voice_specs[0], f"onnx={tmp_path / 'fast-onnx'}"]) as url:
+        listing = json.loads(call(url, "/api/voices")[2])["voices"]
+        assert [(v["name"], v["runtime"], v["requests"], v["real_time_factor"]) for v in listing] == [
+            ("fast", "torch", 0, None), ("onnx", "onnx", 0, None)]
+        text = " ".join(SENTENCES[:2])
+        spoken = {}
+        for voice in ("fast", "onnx"):
+            status, headers, body = call(url, "/api/tts", {"text": text, "voice": voice, "format": "pcm"})
+            assert status == 200 and headers["X-Voice"] == voice
+            spoken[voice] = np.frombuffer(body, "<i2").astype(np.float32) / 32767
+        # The same decoder loop, the same dropout masks: the same audio up to float rounding.
+        assert len(spoken["fast"]) == len(spoken["onnx"]) > SAMPLE_RATE // 4
+        assert np.abs(spoken["fast"] - spoken["onnx"]).max() < 1e-3
+        listing = json.loads(call(url, "/api/voices")[2])["voices"]
+        assert [v["requests"] for v in listing] == [1, 1]
+        assert all(v["real_time_factor"] > 0 for v in listing)
+        print("RTF (untrained tiny voice, Griffin-Lim 4 iterations): "
+              + ", ".join(f"{v['runtime']} {v['real_time_factor']}" for v in listing))
+        assert metric(url, "tacotron_voice_synthesis_seconds_total", runtime="onnx", voice="onnx") > 0
+        assert metric(url, "tacotron_voice_audio_seconds_total", runtime="torch", voice="fast") > 0
 
 
 def read_stream(url: str, body: dict) -> tuple[dict, list[tuple[float, bytes]], float]:

@@ -239,3 +239,25 @@ def test_python_api_is_deterministic(corpus_en, fast_config, tmp_path):
     second, _ = synthesizer.tts("Hello there.")
     assert rate == 22050 and first.dtype.name == "float32" and len(first) > 0
     assert (first == second).all()
+
+
+def test_a_corpus_made_by_a_speech_engine_keeps_its_own_stress_and_a_resume_keeps_the_runs(
+        corpus_en, fast_config, tmp_path):
+    """`text.stress=auto` on a `corpus make` corpus is `off` (the engine chose the stresses its audio
+    has), the checkpoint says so, and resuming with other marks than the run was trained on stops."""
+    from tacotron.data.prepare import data_stress
+    from tacotron.errors import UserError
+
+    assert (Path(corpus_en) / "corpus.json").is_file()
+    assert data_stress("auto", Path(corpus_en)) == "off"
+    assert data_stress("on", Path(corpus_en)) == "on"
+    assert data_stress("auto", tmp_path) == "auto"  # recordings of a person take Silero's marks
+    trainer = train(fast_config("train.max_steps=2"), corpus_en, tmp_path / "run")
+    assert trainer.config.text.stress == "off"
+    path = tmp_path / "run/checkpoints/step_0000002.pt"
+    state = torch.load(path, weights_only=False)
+    assert state["config"]["text"]["stress"] == "off"
+    state["config"]["text"]["stress"] = "auto"  # as if the run had been trained with marks
+    torch.save(state, path)
+    with pytest.raises(UserError, match=r"trained with text.stress=auto.*resume it with text.stress=auto"):
+        train(fast_config("train.max_steps=4"), corpus_en, tmp_path / "run")

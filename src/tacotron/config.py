@@ -68,10 +68,23 @@ class TextConfig:
     # Phonemes by default: on the eSpeak corpus (cpu-tiny, 2000 steps) Whisper's WER on held-out
     # sentences was 0.72 with phonemes against 0.95 with characters (MCD-DTW 5.35 vs 6.35 dB).
     input: str = "phonemes"
+    # Russian stress and ё before the text is phonemized or read (text/stress.py, Silero Stress, the
+    # `stress` extra): "auto" marks them in Russian and does nothing in English; "on" is auto that
+    # fails where silero-stress is missing (auto warns once and goes on with eSpeak's own stress);
+    # "off" leaves the stress to eSpeak. A "+" or acute accent the text has is heeded in every mode.
+    # Training on a `corpus make` corpus takes auto as off (prepare.data_stress: the engine chose its stresses).
+    # `prepare` marks the training text the same way, and the voice manifest carries the setting, so
+    # a voice is spoken as it was trained; a voice written before the setting reads as "off".
+    # On the 50 hand-marked homographs of tests/data/ru_homographs.tsv the phonemes stressed the right
+    # vowel in 52% of sentences with off, 94% with auto (benchmarks/russian_stress.py).
+    stress: str = "auto"
 
     def check(self) -> None:
         require((self.language in ("auto", "en", "ru"), "text.language must be auto, en or ru"),
-                (self.input in ("characters", "phonemes"), "text.input must be characters or phonemes"))
+                (self.input in ("characters", "phonemes"), "text.input must be characters or phonemes"),
+                (self.stress in ("auto", "on", "off"), "text.stress must be auto, on or off"),
+                (not (self.stress == "on" and self.language == "en"),
+                 "text.stress=on marks Russian stress: English text has none (use auto or off)"))
 
 
 @dataclass
@@ -333,9 +346,13 @@ class InferenceConfig:
     pause_strong_clause: float = 0.3
     pause_clause: float = 0.15
     crossfade_ms: float = 10.0
+    # How a speed other than 1.0 is made: mel | wsola | phase-vocoder (inference/speed.py says why mel).
+    speed_method: str = "mel"
 
     def check(self) -> None:
         require((0 < self.gate_threshold < 1, "inference.gate_threshold must be in (0, 1)"),
+                (self.speed_method in ("mel", "wsola", "phase-vocoder"),
+                 "inference.speed_method must be mel, wsola or phase-vocoder"),
                 (self.gate_threshold_start is None or 0 < self.gate_threshold_start < 1,
                  "inference.gate_threshold_start must be in (0, 1) or null"),
                 (self.prenet_dropout in ("deterministic", "stochastic"),
@@ -536,9 +553,24 @@ class ServeConfig:
     kept_reports: int = 32
     # Origins whose pages may call the API from a browser (CORS); empty: CORS off.
     cors_origins: list[str] = field(default_factory=list)
+    http: bool = True  # false: no HTTP API and page (a Wyoming-only server, serve.wyoming)
+    # The Wyoming protocol server (Home Assistant's voice pipelines) beside HTTP: "tcp://HOST:PORT"
+    # (10200 is the port Wyoming's TTS servers customarily take) or "unix:///PATH"; empty: off.
+    wyoming: str = ""
+    # /v1/audio/speech's `voice` for OpenAI's own voice names: NAME -> a voice of this server,
+    # "VOICE" or "VOICE:SPEAKER", merged over OpenAI's built-in names (serve/service.py
+    # OPENAI_VOICE_NAMES), which otherwise speak with the default voice (an empty value means it too).
+    openai_voices: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
+        wyoming_scheme = self.wyoming.partition("://")[0]
         require((0 <= self.port <= 65535, "serve.port must be in 0..65535 (0: any free port)"),
+                (not self.wyoming or ("://" in self.wyoming and wyoming_scheme in ("tcp", "unix")),
+                 f"serve.wyoming must be tcp://HOST:PORT or unix:///PATH, got {self.wyoming!r}"),
+                (self.http or bool(self.wyoming),
+                 "serve.http=false needs serve.wyoming (a server with neither serves nothing)"),
+                (all(name.strip() and ":" not in name for name in self.openai_voices),
+                 "serve.openai_voices: each name must be a non-empty word without ':'"),
                 (self.workers >= 1, "serve.workers must be >= 1"),
                 (self.queue_size >= 0, "serve.queue_size must be >= 0"),
                 (self.retry_after_seconds >= 0, "serve.retry_after_seconds must be >= 0"),
@@ -659,6 +691,12 @@ def _check_value(key: str, value: Any, annotation: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"config key '{key}': expected a list, got {value!r}")
         return [_check_value(f"{key}[{i}]", v, item_type) for i, v in enumerate(value)]
+    if origin is dict:
+        key_type, item_type = typing.get_args(annotation)
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}': expected a mapping, got {value!r}")
+        return {_check_value(f"{key} (a name)", name, key_type): _check_value(f"{key}[{name}]", v, item_type)
+                for name, v in value.items()}
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(annotation)
         if value is None and type(None) in args:

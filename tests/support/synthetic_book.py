@@ -156,6 +156,23 @@ def write_test_book(language: str, sentences: int, out_dir: str | Path, seed: in
     return book
 
 
+def write_exact_recognition(out: str | Path, state: dict, book: TestBook) -> None:
+    """`dataset make`'s ASR records of one cut source (`state`, DatasetMaker.cut_source's) with the
+    true words whose time falls in each clip, as a perfect recognizer would hear them: a run over
+    OUT then needs no Whisper."""
+    lines = []
+    for clip in state["clips"]:
+        words = []
+        for utterance in book.utterances:
+            spoken = utterance.text.split()
+            step = (utterance.end - utterance.start) / len(spoken)
+            words += [word for index, word in enumerate(spoken)
+                      if clip["start"] <= utterance.start + (index + 0.5) * step < clip["end"]]
+        lines.append(json.dumps({"id": clip["id"], "model": "default", "text": " ".join(words),
+                                 "avg_logprob": -0.1, "no_speech_prob": 0.01}))
+    atomic_write_text(Path(out) / ".work" / f"{state['slug']}.asr.jsonl", "\n".join(lines) + "\n")
+
+
 def read_test_book(folder: str | Path) -> TestBook:
     data = json.loads((Path(folder) / "truth.json").read_text(encoding="utf-8"))
     data["utterances"] = [TrueUtterance(**utterance) for utterance in data["utterances"]]

@@ -25,6 +25,7 @@ ESPEAK_PITCH = 3  # base pitch, 0-100 (the voice's own pitch at 50)
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 _callback: object = None  # the ctypes callback must outlive every synthesis, or eSpeak calls freed memory
+_callback_library: ctypes.CDLL | None = None  # the library instance it is installed in (restart() makes another)
 _chunks: list[np.ndarray] = []  # filled by the callback while LOCK is held
 
 
@@ -35,15 +36,25 @@ def _on_audio(wav, num_samples: int, events) -> int:
 
 
 def _load_library() -> ctypes.CDLL:
-    """The shared library with this module's audio callback installed (once); the caller holds LOCK."""
-    global _callback
+    """The shared library with this module's audio callback installed (once per library instance);
+    the caller holds LOCK."""
+    global _callback, _callback_library
     library = espeak_library.load()
-    if _callback is None:
+    if _callback_library is not library:
         library.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
         library.espeak_SetSynthCallback.restype = None
-        _callback = _SYNTH_CALLBACK(_on_audio)
+        _callback = _callback or _SYNTH_CALLBACK(_on_audio)
         library.espeak_SetSynthCallback(_callback)
+        _callback_library = library
     return library
+
+
+def restart_synthesizer() -> None:
+    """Speak the next sentences as a new process would: eSpeak NG carries state from one sentence to
+    the next (espeak_library.restart), so without this a sentence's audio depends on what was said
+    before it."""
+    with LOCK:
+        espeak_library.restart()
 
 
 class EspeakVoice:

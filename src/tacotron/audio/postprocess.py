@@ -58,6 +58,32 @@ def _half_hann_ramp(length: int) -> np.ndarray:
 # --- trim -------------------------------------------------------------------------------------
 
 
+def silence_bounds(
+    waveform: np.ndarray, sample_rate: int, threshold_db: float = -40.0, margin_ms: float = 20.0
+) -> tuple[int, int]:
+    """The [start, end) samples `trim_silence` keeps, so that a caller knows how many it cut from
+    the start (word timings move by `start`). See `trim_silence` for the rule."""
+    samples = _as_mono_float32(waveform)
+    margin = _samples(margin_ms, sample_rate)
+    frame = max(1, _samples(TRIM_FRAME_MS, sample_rate))
+    if samples.size == 0:
+        return 0, 0
+
+    frame_count = -(-samples.size // frame)
+    padded = np.zeros(frame_count * frame, dtype=np.float64)
+    padded[: samples.size] = samples
+    frame_rms = np.sqrt(np.mean(padded.reshape(frame_count, frame) ** 2, axis=1))
+    loudest = frame_rms.max()
+    if loudest == 0.0:
+        return 0, min(samples.size, max(1, margin))
+
+    frame_db = 20.0 * np.log10(np.maximum(frame_rms / loudest, ENERGY_EPSILON))
+    loud_frames = np.flatnonzero(frame_db >= threshold_db)
+    start = max(0, loud_frames[0] * frame - margin)
+    end = min(samples.size, (loud_frames[-1] + 1) * frame + margin)
+    return int(start), int(end)
+
+
 def trim_silence(
     waveform: np.ndarray, sample_rate: int, threshold_db: float = -40.0, margin_ms: float = 20.0
 ) -> np.ndarray:
@@ -68,25 +94,10 @@ def trim_silence(
     at or above the threshold (clipped to the input's ends).
     All-silent input (every sample 0) returns its first `margin_ms` of samples (at least one
     sample), so callers never receive an empty array; empty input returns empty.
+    `silence_bounds` gives the cut points.
     """
     samples = _as_mono_float32(waveform)
-    margin = _samples(margin_ms, sample_rate)
-    frame = max(1, _samples(TRIM_FRAME_MS, sample_rate))
-    if samples.size == 0:
-        return samples
-
-    frame_count = -(-samples.size // frame)
-    padded = np.zeros(frame_count * frame, dtype=np.float64)
-    padded[: samples.size] = samples
-    frame_rms = np.sqrt(np.mean(padded.reshape(frame_count, frame) ** 2, axis=1))
-    loudest = frame_rms.max()
-    if loudest == 0.0:
-        return samples[: max(1, margin)].copy()
-
-    frame_db = 20.0 * np.log10(np.maximum(frame_rms / loudest, ENERGY_EPSILON))
-    loud_frames = np.flatnonzero(frame_db >= threshold_db)
-    start = max(0, loud_frames[0] * frame - margin)
-    end = min(samples.size, (loud_frames[-1] + 1) * frame + margin)
+    start, end = silence_bounds(samples, sample_rate, threshold_db, margin_ms)
     return samples[start:end].copy()
 
 
@@ -352,8 +363,17 @@ def crossfade_join(
     Output length = sum(len(piece)) + sum(P_i) - sum(O_i over joins with P_i == 0),
     i.e. sum(len) + sum(P_i) - C * (number of zero pauses) when every piece is at least C long.
     Raises ValueError unless len(pauses_s) == len(pieces) - 1 (and pieces is non-empty), or if
-    a pause is negative.
+    a pause is negative. `crossfade_join_with_offsets` also says where each piece begins.
     """
+    return crossfade_join_with_offsets(pieces, sample_rate, pauses_s, crossfade_ms)[0]
+
+
+def crossfade_join_with_offsets(
+    pieces: list[np.ndarray], sample_rate: int, pauses_s: list[float], crossfade_ms: float = 10.0
+) -> tuple[np.ndarray, list[int]]:
+    """`crossfade_join`, and for each piece the output sample its first sample lands on: 0 for
+    the first; after a pause, the length so far plus P_i; after a zero pause, the length so far
+    minus the overlap O_i. (Word timings of a piece move by its offset.)"""
     if not pieces:
         raise ValueError("crossfade_join needs at least one piece")
     if len(pauses_s) != len(pieces) - 1:
@@ -366,6 +386,7 @@ def crossfade_join(
     crossfade = _samples(crossfade_ms, sample_rate)
 
     joined = _as_mono_float32(pieces[0])
+    offsets = [0]
     for piece, pause_s in zip(pieces[1:], pauses_s):
         following = _as_mono_float32(piece)
         pause = int(round(pause_s * sample_rate))
@@ -376,9 +397,11 @@ def crossfade_join(
                 joined[joined.size - fade_out :] *= _half_hann_ramp(fade_out)[::-1]
             if fade_in > 0:
                 following[:fade_in] *= _half_hann_ramp(fade_in)
+            offsets.append(joined.size + pause)
             joined = np.concatenate([joined, np.zeros(pause, dtype=np.float32), following])
             continue
         overlap = min(crossfade, joined.size, following.size)
+        offsets.append(joined.size - overlap)
         if overlap == 0:
             joined = np.concatenate([joined, following])
             continue
@@ -386,7 +409,7 @@ def crossfade_join(
         position = (np.arange(overlap) + 1.0) / (overlap + 1.0) * (np.pi / 2.0)
         mixed = joined[-overlap:] * np.cos(position) + following[:overlap] * np.sin(position)
         joined = np.concatenate([joined[:-overlap], mixed.astype(np.float32), following[overlap:]])
-    return joined
+    return joined, offsets
 
 
 # --- the chain --------------------------------------------------------------------------------
@@ -406,21 +429,41 @@ def postprocess(
 
     `loudness_lufs` / `limit_dbtp` set to None skip that step. If the limiter has to act, the
     final loudness ends slightly below `loudness_lufs` (peaks were pulled down).
+    `postprocess_with_offset` also says how many samples the trim cut from the start.
     """
+    return postprocess_with_offset(waveform, sample_rate, noise_gate=noise_gate, trim=trim,
+                                   loudness_lufs=loudness_lufs, limit_dbtp=limit_dbtp, fades=fades)[0]
+
+
+def postprocess_with_offset(
+    waveform: np.ndarray,
+    sample_rate: int,
+    *,
+    noise_gate: bool = True,
+    trim: bool = True,
+    loudness_lufs: float | None = -20.0,
+    limit_dbtp: float | None = -1.0,
+    fades: bool = True,
+) -> tuple[np.ndarray, int]:
+    """`postprocess`, and the number of input samples cut from the start: output sample k is input
+    sample k + that number. Only the trim changes where samples lie; the gate, the gains and the
+    fades keep every sample in place."""
     # Order: the gate runs before trimming so the trim threshold sees hiss already removed
     # (hiss near the ends would otherwise be kept as "sound"); loudness is measured on the
     # trimmed signal so leading/trailing silence plays no part; the limiter follows the
     # loudness gain because that gain can push peaks over the ceiling; fades come last so
     # the ends are exactly zero whatever the earlier gains did.
     processed = _as_mono_float32(waveform)
+    cut_start = 0
     if noise_gate:
         processed = _noise_gate(processed, sample_rate)
     if trim:
-        processed = trim_silence(processed, sample_rate)
+        cut_start, end = silence_bounds(processed, sample_rate)
+        processed = processed[cut_start:end].copy()
     if loudness_lufs is not None:
         processed = loudness_normalize(processed, sample_rate, loudness_lufs)
     if limit_dbtp is not None:
         processed = true_peak_limit(processed, sample_rate, limit_dbtp)
     if fades:
         processed = apply_fades(processed, sample_rate)
-    return processed
+    return processed, cut_start

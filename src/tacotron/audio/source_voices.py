@@ -26,7 +26,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from tacotron.audio.espeak import EspeakVoice
+from tacotron.audio.espeak import EspeakVoice, restart_synthesizer
 from tacotron.errors import UserError
 
 # Festival looks for voices in these folders (Debian's packages install them there).
@@ -91,6 +91,12 @@ class EspeakSourceVoice(SourceVoice):
         super().__init__(sample_rate)
         self.name, self.voice = name, voice
         self.native_sample_rate = voice.sample_rate
+
+    def synthesize_many(self, texts: list[str]) -> list[np.ndarray]:
+        # From a fresh eSpeak: the batch's audio depends on the batch alone, not on what the process
+        # spoke before (so a resumed corpus equals one made in one go).
+        restart_synthesizer()
+        return super().synthesize_many(texts)
 
     def _synthesize(self, text: str) -> np.ndarray:
         return self.voice.synthesize(text)

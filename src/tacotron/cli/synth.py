@@ -18,6 +18,13 @@ def add_command(commands) -> None:
     group.add_argument("--text-file", help="UTF-8 file; each line is spoken as a paragraph")
     synth.add_argument("--out", required=True, help="output .wav")
     synth.add_argument("--speaker", help="who speaks, for a multi-speaker model (default: its first speaker)")
+    synth.add_argument("--speed", type=float,
+                       help="speaking speed from 0.25 to 4.0 (default 1.0: the voice's own pace; 2.0: twice "
+                            "as fast), same pitch (inference.speed_method says how)")
+    synth.add_argument("--timings", help="also write when each word is spoken to this .json file "
+                       "(seconds of the output audio)")
+    synth.add_argument("--captions", help="also write captions of the words to this .srt or .vtt file "
+                       "(the suffix says which)")
     synth.add_argument("--report", help="also write per-segment scores to this .json file (with "
                        "DistillMOS installed, the 'naturalness' extra: each segment's predicted MOS)")
     synth.add_argument("--vocoder", help=VOCODER_HELP + "; with --runtime onnx: the exported one")
@@ -55,6 +62,9 @@ def synthesis_report(result, text: str, seconds: float) -> dict:
                    if naturalness_available() else None)
     for number, segment in enumerate(segments):
         segment["mos"] = naturalness.segment_mos[number] if naturalness else None
+        # When each of the segment's words is spoken, in seconds of the output audio; null without them.
+        segment["words"] = ([word.as_dict() for word in result.segment_words[number]]
+                            if result.segment_words is not None else None)
     return {"text": text, "seconds": round(seconds, 2),
             "audio_seconds": round(len(result.waveform) / result.sample_rate, 2),
             "mos": naturalness.mos if naturalness else None, "segments": segments}
@@ -66,7 +76,13 @@ def run(args) -> None:
     from tacotron.audio.io import save_wav
     from tacotron.files import atomic_write_text
     from tacotron.inference import Synthesizer
+    from tacotron.inference.captions import caption_format, write_captions, write_timings
+    from tacotron.inference.speed import check_speed
 
+    # Mistakes in the arguments are told before the model loads.
+    speed = check_speed(args.speed) if args.speed is not None else None
+    if args.captions:
+        caption_format(args.captions)
     text = args.text if args.text else read_text_file(args.text_file)
     if args.runtime == "onnx":
         from tacotron.inference.onnx_runtime import onnx_synthesizer
@@ -77,7 +93,7 @@ def run(args) -> None:
                                                   **only_given(vocoder=args.vocoder))
     print(f"vocoder: {synthesizer.vocoder.name}", file=sys.stderr)
     started = time.monotonic()
-    result = synthesizer.synthesize(text, progress=True, speaker=args.speaker)
+    result = synthesizer.synthesize(text, progress=True, speaker=args.speaker, **only_given(speed=speed))
     seconds = time.monotonic() - started
     for number, segment in enumerate(result.segments, 1):
         status = "FAILED" if segment.failed else "retried" if segment.retried else "ok"
@@ -87,8 +103,16 @@ def run(args) -> None:
               f"{segment.normalized}")
         for failure in segment.failures:
             print(f"    {failure}")
-    save_wav(args.out, result.waveform, result.sample_rate)
     audio_seconds = len(result.waveform) / result.sample_rate
+    # Asked before any file is written: audio without its timings is not what was asked for.
+    words = result.words if args.timings or args.captions else None
+    save_wav(args.out, result.waveform, result.sample_rate)
+    if args.timings:
+        write_timings(args.timings, text, words, audio_seconds)
+        print(f"wrote {args.timings}: {len(words)} words", file=sys.stderr)
+    if args.captions:
+        write_captions(args.captions, words)
+        print(f"wrote {args.captions}", file=sys.stderr)
     failed = sum(segment.failed for segment in result.segments)
     print(f"wrote {args.out}: {audio_seconds:.1f} s of audio in {seconds:.1f} s; "
           f"{len(result.segments)} segments, {sum(s.retried for s in result.segments)} retried, "

@@ -16,12 +16,15 @@ Everything goes to `prepared_dir(source)`: `mels/{id}.npy` (float32 [n_mels, fra
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import hashlib
 import json
 import os
 import random
+import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +33,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tacotron.audio.io import AudioLoadError, load_audio
+from tacotron.audio.io import TRUNCATION_TOLERANCE_SECONDS, AudioLoadError, load_audio, missing_seconds
 from tacotron.audio.mel import MelSpectrogram
 from tacotron.config import AudioConfig, Config
 from tacotron.errors import DataError
-from tacotron.files import atomic_write, atomic_write_text
+from tacotron.files import atomic_write, atomic_write_text, remove_stale_temp_files
 from tacotron.text import Frontend, detect_language, get_frontend
 
 LAYOUTS = (
@@ -47,6 +50,9 @@ MEL_FORMAT_VERSION = 1
 MEL_SETTINGS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax", "log_floor")
 # Below this many files to process, starting worker processes costs more than it saves.
 POOL_MIN_JOBS = 16
+# cache.json is saved this often while log-mels are computed: an interrupted prepare (Ctrl-C,
+# kill -9, a full disk) redoes at most this many seconds of them.
+CACHE_SAVE_SECONDS = 10.0
 SPLIT_SEED = 1234
 PHONEME_EXAMPLES = 3  # utterances whose phonemes the summary shows
 
@@ -83,6 +89,8 @@ class PreparedData:
     val: list[Utterance]
     problems: list[Problem]
     mels_computed: int = 0  # by the prepare() call that returned this; 0 when loaded from disk
+    # The text.stress its texts were marked with (data_stress); "off" for data prepared before the setting.
+    stress: str = "off"
 
     @property
     def speakers(self) -> list[str]:
@@ -161,14 +169,23 @@ class _MelJob:
 def prepare(source: str | Path, config: Config, progress: bool = True) -> PreparedData:
     """Check every line of the data set, compute missing log-mels, and write the prepared folder."""
     source = Path(source)
-    lines, problems = _read_listing(source)
+    try:
+        lines, problems = _read_listing(source)
+    except DataError:
+        # As when no line is usable (below): a prepared.json left from an earlier run must not
+        # stand for data that no longer reads.
+        (prepared_dir(source) / "prepared.json").unlink(missing_ok=True)
+        raise
     language = config.text.language
     if language == "auto":
         language = detect_language(line.text for line in lines)
-    lines = _check_text(lines, get_frontend(language, config.text.input), problems)
+    stress = data_stress(config.text.stress, source)
+    lines = _check_text(lines, get_frontend(language, config.text.input, stress), problems)
 
     root = prepared_dir(source)
     (root / "mels").mkdir(parents=True, exist_ok=True)
+    for folder in (root, root / "mels"):  # what a run killed mid-write left
+        remove_stale_temp_files(folder)
     cache = _read_json(root / "cache.json")
     entries, mels_computed = _update_mels(lines, root, config, cache, progress, problems)
     atomic_write_text(root / "cache.json", json.dumps(entries, indent=1, sort_keys=True))
@@ -198,6 +215,7 @@ def prepare(source: str | Path, config: Config, progress: bool = True) -> Prepar
     data = PreparedData(
         root=root,
         language=language,
+        stress=stress,
         train=[u for u in utterances if split[u.id] == "train"],
         val=[u for u in utterances if split[u.id] == "val"],
         problems=problems,
@@ -218,9 +236,21 @@ def load_prepared(source: str | Path) -> PreparedData:
         splits = {name: _read_utterances(root / f"{name}.jsonl", root) for name in ("train", "val")}
         problems = [Problem(**p) for p in info["problems"]]
         language = info["language"]
+        stress = info.get("stress", "off")  # prepared before text.stress: no marks were added
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DataError(f"{root} is damaged ({error}): run `tacotron prepare {source}` again") from None
-    return PreparedData(root, language, splits["train"], splits["val"], problems)
+    return PreparedData(root, language, splits["train"], splits["val"], problems, stress=stress)
+
+
+def data_stress(setting: str, source: Path) -> str:
+    """The text.stress a data set's texts are marked with: `setting`, except that `auto` is `off` for a
+    corpus made by `tacotron corpus make` (corpus.json beside its metadata). A speech engine (eSpeak,
+    Festival, Piper) spoke that corpus with its own stresses; marks from Silero would teach the voice
+    stresses its audio does not have, wherever the two disagree. Human recordings take the marks."""
+    folder = source if source.is_dir() else source.parent
+    if setting == "auto" and (folder / "corpus.json").is_file():
+        return "off"
+    return setting
 
 
 def _read_listing(source: Path) -> tuple[list[_Line], list[Problem]]:
@@ -237,13 +267,18 @@ def _read_listing(source: Path) -> tuple[list[_Line], list[Problem]]:
     else:
         raise DataError(f"{source} does not exist. {LAYOUTS}")
     try:
-        content = listing.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(f"{listing} is not a UTF-8 text file. {LAYOUTS}") from None
+        content = read_text_file(listing)
+    except NotUTF8 as error:  # or not a listing at all (an audio file given as the data)
+        raise DataError(f"{error}. {LAYOUTS}") from None
+    except OSError as error:
+        raise DataError(f"{listing}: cannot be read ({error.strerror or error}). {LAYOUTS}") from None
 
     lines, problems = [], []
     first_line_of_id: dict[str, int] = {}
-    for number, raw in enumerate(content.splitlines(), start=1):
+    # Lines end at "\n" only (read_text_file turned "\r\n" and "\r" into it): str.splitlines would also
+    # end one at U+0085, U+2028, \v, \f or \x1c-\x1e inside a text, splitting its line in two and
+    # shifting every line number after it.
+    for number, raw in enumerate(content.split("\n"), start=1):
         if not raw.strip():
             continue
         fields = [f.strip() for f in raw.split("|")]
@@ -263,7 +298,8 @@ def _read_listing(source: Path) -> tuple[list[_Line], list[Problem]]:
         problem = Problem(str(listing), number, item_id, "skipped", "")
         if not well_formed:
             problem.reason = f"wrong number of fields: expected {expected}, found {len(fields)} field(s)"
-        elif not item_id or item_id.startswith(".") or Path(item_id).name != item_id:
+        elif (not item_id or item_id.startswith(".") or Path(item_id).name != item_id
+              or "\x00" in fields[0]):  # no file name holds a NUL (the OS refuses it)
             problem.reason = f"invalid id: {item_id!r} must be a plain file name"
         elif item_id in first_line_of_id:
             problem.reason = f"duplicate id: {item_id!r} is already on line {first_line_of_id[item_id]}"
@@ -273,6 +309,32 @@ def _read_listing(source: Path) -> tuple[list[_Line], list[Problem]]:
             continue
         problems.append(problem)
     return _check_speakers(lines, problems)
+
+
+class NotUTF8(DataError):
+    """A text file that does not decode as UTF-8, with the line of its first bad byte."""
+
+    def __init__(self, path: Path, line: int, reason: str):
+        super().__init__(f"{path}:{line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+def read_text_file(path: Path) -> str:
+    """A listing or transcript as text: UTF-8 with or without a byte-order mark, its line ends
+    made "\n". NotUTF8 names the line and column of the first byte that is not UTF-8."""
+    data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise NotUTF8(path, 1, "not UTF-8 text: it is UTF-16 (it starts with a UTF-16 byte-order mark); "
+                               "save it as UTF-8")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - data.rfind(b"\n", 0, error.start)
+        raise NotUTF8(path, line, f"not UTF-8 text: byte {data[error.start]:#04x} at column {column} "
+                                  "(a Windows code page such as cp1251 or cp1252?); save it as UTF-8") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _check_speakers(lines: list[_Line], problems: list[Problem]) -> tuple[list[_Line], list[Problem]]:
@@ -294,9 +356,13 @@ def _read_speaker_folders(source: Path) -> tuple[list[_Line], list[Problem]]:
         item_id = stem if stem.startswith(f"{speaker}_") else f"{speaker}_{stem}"
         transcript = audio_path.with_suffix(".txt")
         try:
-            text = " ".join(transcript.read_text(encoding="utf-8-sig").split())
-        except (OSError, UnicodeDecodeError) as error:
-            problems.append(Problem(str(transcript), 1, item_id, "skipped", f"no transcript: {error}"))
+            text = " ".join(read_text_file(transcript).split())
+        except NotUTF8 as error:
+            problems.append(Problem(str(transcript), error.line, item_id, "skipped", f"no transcript: {error.reason}"))
+            continue
+        except OSError as error:
+            problems.append(Problem(str(transcript), 1, item_id, "skipped",
+                                    f"no transcript: {error.strerror or error}"))
             continue
         if not text:
             problems.append(Problem(str(transcript), 1, item_id, "skipped", "no transcript: the file is empty"))
@@ -310,7 +376,8 @@ def _read_speaker_folders(source: Path) -> tuple[list[_Line], list[Problem]]:
 def _check_text(lines: list[_Line], frontend: Frontend, problems: list[Problem]) -> list[_Line]:
     kept = []
     for line in lines:
-        line.normalized = frontend.normalize(line.text)
+        # Stress-marked as synthesis marks it (text.stress), so that a voice hears what it learned.
+        line.normalized = frontend.stressed(frontend.normalize(line.text))
         if not line.normalized.strip():
             problems.append(line.problem("skipped", "empty text after normalization"))
             continue
@@ -369,31 +436,39 @@ def _update_mels(
 
     by_id = {line.id: line for line in lines}
     mels_computed = 0
+    if jobs:
+        # Mels are about to change in place: until the new index is written, an interrupted run
+        # (Ctrl-C, kill -9, a full disk) must not leave the old one pointing at them.
+        (root / "prepared.json").unlink(missing_ok=True)
+    saved = time.monotonic()
     for line_id, outcome, computed in _run_jobs(jobs, config, progress) if jobs else []:
         if isinstance(outcome, str):
             problems.append(by_id[line_id].problem("skipped", outcome))
         else:
             entries[line_id] = outcome
         mels_computed += computed
+        if time.monotonic() - saved >= CACHE_SAVE_SECONDS:
+            # The old entries stay until the end (each is checked against its file when read).
+            atomic_write_text(root / "cache.json", json.dumps({**cache, **entries}, indent=1, sort_keys=True))
+            saved = time.monotonic()
     return entries, mels_computed
 
 
-def _run_jobs(jobs: list[_MelJob], config: Config, progress: bool) -> list[tuple[str, dict | str, bool]]:
+def _run_jobs(jobs: list[_MelJob], config: Config, progress: bool) -> Iterator[tuple[str, dict | str, bool]]:
+    """Each job's result, in order, as it is done."""
     mel_fn = MelSpectrogram(config.audio)
     workers = config.data.num_workers or os.cpu_count() or 1
-    results = []
     with tqdm(total=len(jobs), desc="log-mels", unit="file", disable=not progress) as bar:
         if workers == 1 or len(jobs) < POOL_MIN_JOBS:
             for job in jobs:
-                results.append(_process(job, mel_fn))
+                yield _process(job, mel_fn)
                 bar.update()
         else:
             chunksize = max(1, min(16, len(jobs) // (4 * workers)))
             with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(mel_fn,)) as pool:
                 for result in pool.map(_process_in_worker, jobs, chunksize=chunksize):
-                    results.append(result)
+                    yield result
                     bar.update()
-    return results
 
 
 _worker_mel_fn: MelSpectrogram | None = None
@@ -438,6 +513,7 @@ def _process(job: _MelJob, mel_fn: MelSpectrogram) -> tuple[str, dict | str, boo
         "sha1": sha1,
         "settings": job.settings,
         "frames": frames,
+        "missing_seconds": missing_seconds(job.audio_path),
         **dataclasses.asdict(info),
     }
     return job.id, entry, frames > 0
@@ -453,6 +529,12 @@ def _check_audio(lines: list[_Line], entries: dict[str, dict], config: Config,
         if entry is None:  # already reported as missing or unreadable
             continue
         seconds = entry["seconds"]
+        missing = entry.get("missing_seconds", 0.0)  # absent from caches of older versions
+        if missing > TRUNCATION_TOLERANCE_SECONDS:
+            problems.append(line.problem("skipped", (
+                f"truncated audio: the WAV header declares {seconds + missing:.2f} s, the file holds "
+                f"{seconds:.2f} s (a copy or download that did not finish, or a wrong header)")))
+            continue
         if not min_seconds <= seconds <= max_seconds:
             reason = f"duration out of range: {seconds:.2f} s is outside [{min_seconds}, {max_seconds}] s"
             problems.append(line.problem("skipped", reason))
@@ -521,6 +603,7 @@ def _write_prepared(data: PreparedData, audio_config: AudioConfig) -> None:
     actions = Counter(p.action for p in data.problems)
     info = {
         "language": data.language,
+        "stress": data.stress,
         "audio": dataclasses.asdict(audio_config),
         "counts": {"train": len(data.train), "val": len(data.val),
                    **{action: actions[action] for action in ("skipped", "fixed", "warning")}},
@@ -534,7 +617,11 @@ def _write_prepared(data: PreparedData, audio_config: AudioConfig) -> None:
 
 def _read_utterances(path: Path, root: Path) -> list[Utterance]:
     utterances = []
-    for row in path.read_text(encoding="utf-8").splitlines():
+    # Rows end at "\n" only: a text keeps U+2028 or U+0085 unescaped (ensure_ascii=False), which
+    # str.splitlines would take for the end of its row.
+    for row in path.read_text(encoding="utf-8").split("\n"):
+        if not row:
+            continue
         fields = json.loads(row)
         utterances.append(Utterance(**{**fields, "mel_path": root / fields["mel_path"]}))
     return utterances

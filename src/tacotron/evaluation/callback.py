@@ -76,7 +76,7 @@ class IntelligibilityCallback(Callback):
             self.vocoder = load_vocoder(self.settings.vocoder, config.audio, trainer.device)
         # A copy: the synthesizer puts its model in eval mode; training goes on with the original.
         model = copy.deepcopy(trainer.model)
-        frontend = get_frontend(config.text.language, config.text.input)
+        frontend = get_frontend(config.text.language, config.text.input, config.text.stress)
         synthesizer = Synthesizer(model, config, frontend, trainer.device, trainer.speaking_rate,
                                   self.vocoder, trainer.speakers)
         evaluation = evaluate_sentences(synthesizer, self.recognizer, self.sentences, progress=False,

@@ -9,6 +9,12 @@ A model trained on sentences of a few words loses its place on long ones, so tex
 sentences and long sentences into clauses (`tacotron.text.segmentation`); each piece is decoded
 (several at a time), scored (`quality.py`) and decoded again with the attention constraint and
 another seed when it fails; the pieces are joined with pauses chosen by their punctuation.
+
+`speed` (0.25 to 4.0) says it faster or slower at the same pitch (inference/speed.py), and every
+result carries when each word of the text is spoken, in seconds of its audio (inference/word_timings.py):
+
+    synthesis = Synthesizer.from_checkpoint("base-en").synthesize("Hello there.", speed=1.25)
+    synthesis.words  # [WordTiming(word='Hello', start=0.0, end=0.31), WordTiming(word='there.', ...)]
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ from tqdm import tqdm
 from tacotron.audio import postprocess
 from tacotron.config import Config
 from tacotron.errors import UserError
+from tacotron.inference import speed as speed_change
 from tacotron.inference.quality import (attempt_rank, frames_per_symbol, quality_failures,
                                         speaking_rate_bounds)
 from tacotron.inference.vocoder import GriffinLimVocoder, Vocoder, load_vocoder
+from tacotron.inference.word_timings import (NoWordTimingsError, WordTiming, decoded_word_times, grouped,
+                                             in_order, moved, text_word_groups)
 from tacotron.model.alignment_metrics import AlignmentScores, score_alignment
 from tacotron.model.tacotron2 import Tacotron2
 from tacotron.text import Frontend, segmentation
@@ -49,6 +58,11 @@ class SegmentSynthesis:
     frames_per_symbol: float
     failures: list[str]  # quality checks the kept attempt still fails; empty = passed
     attempts: int  # decodings tried; 1 = the first one passed
+    # Which model input symbols speak which word: (normalized word, first symbol, end symbol), and
+    # which normalized words speak which written word of `text`: (written word, first, end).
+    word_spans: list[tuple[str, int, int]] = field(default_factory=list, repr=False)
+    word_groups: list[tuple[str, int, int]] = field(default_factory=list, repr=False)
+    stressed: str = ""  # `normalized` with the stress marks and ё it was spoken with (text.stress)
 
     @property
     def retried(self) -> bool:
@@ -59,7 +73,8 @@ class SegmentSynthesis:
         return bool(self.failures)
 
     def report(self) -> dict:
-        return {"text": self.text, "normalized": self.normalized, "frames": self.frames,
+        return {"text": self.text, "normalized": self.normalized, "stressed": self.stressed,
+                "frames": self.frames,
                 "stopped_by_gate": self.stopped_by_gate, **self.scores.as_dict(),
                 "frames_per_symbol": round(self.frames_per_symbol, 3), "attempts": self.attempts,
                 "failures": self.failures}
@@ -70,8 +85,12 @@ class SpokenSegment:
     """One segment as `Synthesizer.stream` yields it, before the whole text is joined."""
 
     segment: SegmentSynthesis
-    audio: np.ndarray  # float32, vocoded and trimmed; not yet joined or post-processed
-    pause_after: float  # seconds of silence before the next segment (0.0 after the last)
+    audio: np.ndarray  # float32, vocoded (at the asked speed) and trimmed; not yet joined or post-processed
+    pause_after: float  # seconds of silence before the next segment (0.0 after the last), at that speed
+    # When each written word of the segment is spoken, in seconds of `audio`; None where the voice
+    # gave no usable alignment. A server that sends `audio` after others adds its own offset
+    # (`Synthesizer.postprocess_with_words` moves them through the post-processing of `audio`).
+    words: list[WordTiming] | None = None
 
 
 @dataclass
@@ -83,6 +102,19 @@ class Synthesis:
     # Each segment's audio as vocoded and trimmed, before joining and post-processing: what a
     # per-segment score (the predicted MOS of `synth --report`) reads.
     segment_audio: list[np.ndarray] = field(default_factory=list, repr=False)
+    # Each segment's words in seconds of `waveform` (after joins, pauses, trims and the speed
+    # change); None when they are not known (see `words`).
+    segment_words: list[list[WordTiming]] | None = field(default=None, repr=False)
+
+    @property
+    def words(self) -> list[WordTiming]:
+        """When each written word of the text is spoken, in seconds of `waveform`, in order; a
+        NoWordTimingsError (a UserError) when this audio has none (a segment without a usable
+        alignment, or a `join` that was given no words)."""
+        if self.segment_words is None:
+            raise NoWordTimingsError("no word timings for this audio: the voice gave no usable attention "
+                                     "alignment, or the segments were joined without their words")
+        return [word for words in self.segment_words for word in words]
 
     @property
     def normalized(self) -> str:
@@ -127,6 +159,9 @@ class _Job:
     normalized: str
     ids: list[int]
     speaker: int | None  # row of the model's speaker table; None for a single-speaker model
+    word_spans: list[tuple[str, int, int]] = field(default_factory=list)  # SegmentSynthesis.word_spans
+    word_groups: list[tuple[str, int, int]] = field(default_factory=list)  # SegmentSynthesis.word_groups
+    stressed: str = ""  # SegmentSynthesis.stressed
 
 
 class Synthesizer:
@@ -181,46 +216,80 @@ class Synthesizer:
             raise UserError(f"no speaker {name!r} in this voice; its speakers: {', '.join(self.speakers)}")
         return self.speakers.index(name)
 
-    def tts(self, text: str, speaker: str | None = None) -> tuple[np.ndarray, int]:
-        synthesis = self.synthesize(text, speaker=speaker)
+    def tts(self, text: str, speaker: str | None = None, speed: float = 1.0) -> tuple[np.ndarray, int]:
+        synthesis = self.synthesize(text, speaker=speaker, speed=speed)
         return synthesis.waveform, synthesis.sample_rate
 
-    def synthesize(self, text: str, progress: bool = False, speaker: str | None = None) -> Synthesis:
+    def synthesize(self, text: str, progress: bool = False, speaker: str | None = None,
+                   speed: float = 1.0) -> Synthesis:
         """Speak any amount of text as one waveform (`progress`: a bar over the segments), as
-        `speaker` (a multi-speaker model's name for it; see `speaker_id`)."""
+        `speaker` (a multi-speaker model's name for it; see `speaker_id`), at `speed` (0.25 to 4.0;
+        pauses between segments shrink or grow with it; a UserError outside that range)."""
+        speed = speed_change.check_speed(speed)
         jobs = self._jobs(text, speaker)
         segments = self._decode_checked(jobs, progress and len(jobs) > 1)
-        pieces = [self._segment_audio(segment) for segment in segments]
-        pauses = [self._pause_seconds(segment.pause_after) for segment in segments[:-1]]
-        return self.join(text, segments, pieces, pauses)
+        spoken = [self._spoken(segment, speed, last=index == len(segments) - 1)
+                  for index, segment in enumerate(segments)]
+        return self.join_spoken(text, spoken)
 
-    def stream(self, text: str, speaker: str | None = None) -> Iterator[SpokenSegment]:
+    def stream(self, text: str, speaker: str | None = None, speed: float = 1.0) -> Iterator[SpokenSegment]:
         """The segments of `text` one at a time and in order, each decoded (checked, retried) and
         vocoded alone, so a caller can play or send the first sentence while the rest is decoded,
-        and stop early by closing the generator. `join` makes of the collected segments the
-        waveform `synthesize` would (which batches segments: faster in total, first audio later)."""
-        jobs = self._jobs(text, speaker)
+        and stop early by closing the generator. `join_spoken` makes of the collected segments the
+        waveform `synthesize` would (which batches segments: faster in total, first audio later).
+        A bad `speed`, speaker or text is a UserError here, before the first segment is asked for."""
+        speed = speed_change.check_speed(speed)
+        return self._stream(self._jobs(text, speaker), speed)
+
+    def _stream(self, jobs: list[_Job], speed: float) -> Iterator[SpokenSegment]:
         for index, job in enumerate(jobs):
             (segment,) = self._decode_checked([job], progress=False)
-            last = index == len(jobs) - 1
-            yield SpokenSegment(segment, self._segment_audio(segment),
-                                0.0 if last else self._pause_seconds(segment.pause_after))
+            yield self._spoken(segment, speed, last=index == len(jobs) - 1)
+
+    def join_spoken(self, text: str, spoken: list[SpokenSegment]) -> Synthesis:
+        """`join` of streamed segments, their words included."""
+        return self.join(text, [piece.segment for piece in spoken], [piece.audio for piece in spoken],
+                         [piece.pause_after for piece in spoken[:-1]], [piece.words for piece in spoken])
 
     def join(self, text: str, segments: list[SegmentSynthesis], pieces: list[np.ndarray],
-             pauses: list[float]) -> Synthesis:
-        """Pieces joined with `pauses` (seconds, one per join), then post-processed."""
-        waveform = postprocess.crossfade_join(pieces, self.sample_rate, pauses,
-                                              crossfade_ms=self.config.inference.crossfade_ms)
-        return Synthesis(text, self.postprocess(waveform), self.sample_rate, segments, list(pieces))
+             pauses: list[float], words: list[list[WordTiming] | None] | None = None) -> Synthesis:
+        """Pieces joined with `pauses` (seconds, one per join), then post-processed. `words`: each
+        piece's word timings (SpokenSegment.words), moved to where the piece lands in the result;
+        None (or None for any piece): the result has no word timings."""
+        waveform, offsets = postprocess.crossfade_join_with_offsets(
+            pieces, self.sample_rate, pauses, crossfade_ms=self.config.inference.crossfade_ms)
+        waveform, cut = self._postprocess_with_offset(waveform)
+        segment_words = None
+        if words is not None and all(piece_words is not None for piece_words in words):
+            length = len(waveform) / self.sample_rate
+            placed = [moved(piece_words, shift=(offset - cut) / self.sample_rate, length=length)
+                      for piece_words, offset in zip(words, offsets)]
+            ordered = iter(in_order([word for piece_words in placed for word in piece_words]))
+            segment_words = [[next(ordered) for _ in piece_words] for piece_words in placed]
+        return Synthesis(text, waveform, self.sample_rate, segments, list(pieces), segment_words)
 
     def postprocess(self, waveform: np.ndarray) -> np.ndarray:
         """The `postprocess.*` clean-up of a joined waveform (or of one streamed segment)."""
+        return self._postprocess_with_offset(waveform)[0]
+
+    def postprocess_with_words(self, waveform: np.ndarray, words: list[WordTiming] | None
+                               ) -> tuple[np.ndarray, list[WordTiming] | None]:
+        """`postprocess`, and `words` (seconds of `waveform`) moved to the seconds of its result:
+        for a streamed segment, post-processed alone (SpokenSegment.audio and .words)."""
+        processed, cut = self._postprocess_with_offset(waveform)
+        if words is None:
+            return processed, None
+        return processed, moved(words, shift=-cut / self.sample_rate,
+                                length=len(processed) / self.sample_rate)
+
+    def _postprocess_with_offset(self, waveform: np.ndarray) -> tuple[np.ndarray, int]:
+        """`postprocess` and the number of samples its trim cut from the start."""
         settings = self.config.postprocess
-        waveform = postprocess.postprocess(
+        waveform, cut = postprocess.postprocess_with_offset(
             waveform, self.sample_rate, noise_gate=settings.noise_gate, trim=settings.trim,
             loudness_lufs=settings.loudness_lufs, limit_dbtp=settings.true_peak_dbtp,
             fades=settings.fades)
-        return waveform.astype(np.float32)
+        return waveform.astype(np.float32), cut
 
     def vocode(self, mel: np.ndarray) -> np.ndarray:
         return self.vocoder(mel)
@@ -237,8 +306,12 @@ class Synthesizer:
                 if jobs and segment.pause_after != segmentation.NONE:
                     jobs[-1].segment = segmentation.Segment(jobs[-1].segment.text, segment.pause_after)
                 continue
-            jobs.append(_Job(segment, normalized, self.frontend.to_ids(self.frontend.to_input(normalized)),
-                             speaker_id))
+            stressed = self.frontend.stressed(normalized)
+            model_input = self.frontend.to_input(stressed)
+            ids = self.frontend.to_ids(model_input)
+            spans = self.frontend.word_spans(stressed, model_input)
+            groups = text_word_groups(segment.text, [word for word, _, _ in spans], self.frontend.normalize)
+            jobs.append(_Job(segment, normalized, ids, speaker_id, spans, groups, stressed))
         if not jobs:
             raise UserError(f"nothing to say in {text!r}")
         return jobs
@@ -307,18 +380,39 @@ class Synthesizer:
             stopped = bool(output.stopped_by_gate[row])
             rate = frames_per_symbol(frames, lengths[row])
             segments.append(SegmentSynthesis(
-                text=job.segment.text, normalized=job.normalized, pause_after=job.segment.pause_after,
+                text=job.segment.text, normalized=job.normalized, stressed=job.stressed,
+                pause_after=job.segment.pause_after,
                 mel=output.mel_postnet[row, :, :frames].float().cpu().numpy(),
                 alignment=alignment.numpy(), frames=frames, stopped_by_gate=stopped, scores=scores,
                 frames_per_symbol=rate,
                 failures=quality_failures(scores, stopped, rate, self.rate_bounds, inference),
-                attempts=1))
+                attempts=1, word_spans=job.word_spans, word_groups=job.word_groups))
         return segments
 
-    def _segment_audio(self, segment: SegmentSynthesis) -> np.ndarray:
-        audio = self.vocode(segment.mel)
-        # The model's own leading and trailing silence would make pauses uneven.
-        return postprocess.trim_silence(audio, self.sample_rate) if self.config.postprocess.trim else audio
+    def _spoken(self, segment: SegmentSynthesis, speed: float, last: bool) -> SpokenSegment:
+        """A decoded segment vocoded at `speed` and trimmed, with its words and the pause after it."""
+        audio, time_scale = speed_change.speak_at_speed(segment.mel, self.vocode, speed,
+                                                        self.config.inference.speed_method)
+        words = self._decoded_words(segment)
+        if words is not None:
+            words = moved(words, scale=time_scale, length=len(audio) / self.sample_rate)
+        if self.config.postprocess.trim:
+            # The model's own leading and trailing silence would make pauses uneven.
+            cut, _ = postprocess.silence_bounds(audio, self.sample_rate)
+            audio = postprocess.trim_silence(audio, self.sample_rate)
+            if words is not None:
+                words = moved(words, shift=-cut / self.sample_rate, length=len(audio) / self.sample_rate)
+        pause = 0.0 if last else speed_change.scaled_pause(self._pause_seconds(segment.pause_after), speed)
+        return SpokenSegment(segment, audio, pause, words)
+
+    def _decoded_words(self, segment: SegmentSynthesis) -> list[WordTiming] | None:
+        """The segment's written words in seconds of its decoded mel; None without a usable alignment."""
+        try:
+            times = decoded_word_times(segment.alignment, segment.word_spans, self.model.reduction_factor,
+                                       self.config.audio.hop_length, self.sample_rate)
+        except NoWordTimingsError:
+            return None
+        return grouped(segment.word_groups, times)
 
     def _pause_seconds(self, pause_after: str) -> float:
         inference = self.config.inference

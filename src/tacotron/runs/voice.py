@@ -8,7 +8,10 @@ its JSON (inference/onnx_export.py). Format 1, a JSON-able dict:
     format         1; a change that the weights depend on makes the next number
     audio          sample rate and mel settings (AudioConfig); the frame statistics the decoder
                    standardizes with are buffers of the weights
-    text           language, input (characters | phonemes), symbols (the embedding's rows in order)
+    text           language, input (characters | phonemes), stress (auto | on | off: the Russian stress
+                   step its training text had; absent in a voice written before the setting, which
+                   reads as "off", the eSpeak stress it was trained on), symbols (the embedding's rows
+                   in order)
     model          the model's shape (ModelConfig)
     speakers       the speaker table's names in row order ([]: one speaker)
     inference      how it speaks unless told otherwise (InferenceConfig); postprocess likewise
@@ -37,7 +40,10 @@ FORMAT = 1
 VOICE_ENTRY = "voice"  # a checkpoint's entry holding the manifest
 WEIGHT_SECTIONS = ("audio", "model")  # Config sections the weights depend on, key by key
 DEFAULT_SECTIONS = ("inference", "postprocess")  # Config sections of how it speaks by default
-TEXT_SETTINGS = ("language", "input")  # the manifest's text entries that are TextConfig settings
+TEXT_SETTINGS = ("language", "input", "stress")  # the manifest's text entries that are TextConfig settings
+# text.stress of a manifest written before the setting (2026-12): its voice was trained on eSpeak's
+# own stress, and a character voice never saw "+", so it is spoken as before.
+STRESS_BEFORE_THE_SETTING = "off"
 VOICE_SECTIONS = ("audio", "text", "model", *DEFAULT_SECTIONS)  # the Config sections a voice sets
 
 
@@ -93,7 +99,7 @@ class Voice:
         """The text front end the weights were trained with: this version's for the voice's
         language and input, which must have the voice's symbol table."""
         text = self.config.text
-        frontend = get_frontend(text.language, text.input)
+        frontend = get_frontend(text.language, text.input, text.stress)
         if list(frontend.symbols) != self.symbols:
             raise UserError(f"{source}: the voice's symbol table differs from this version's "
                             f"'{text.language}' frontend")
@@ -121,7 +127,8 @@ def read_voice(manifest: Any, source: str | Path, overrides: list[str] | None = 
         raise newer_voice(source, f"voice format {manifest['format']}; this version reads format {FORMAT}")
     config = Config()
     text = _entries(manifest, "text", source)
-    weights = {f"text.{key}": text[key] for key in TEXT_SETTINGS if key in text}
+    weights = {"text.stress": STRESS_BEFORE_THE_SETTING,
+               **{f"text.{key}": text[key] for key in TEXT_SETTINGS if key in text}}
     unknown = [f"text.{key}" for key in text if key not in (*TEXT_SETTINGS, "symbols")]
     for name in WEIGHT_SECTIONS:
         known = {field.name for field in dataclasses.fields(getattr(config, name))}

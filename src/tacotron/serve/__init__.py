@@ -1,4 +1,4 @@
-"""`tacotron serve`: the HTTP API and the web page on top of `tacotron.inference`.
+"""`tacotron serve`: the HTTP API, the web page and the Wyoming server on top of `tacotron.inference`.
 
     voices.py   the voices a server speaks with (name -> Synthesizer and its vocoders)
     jobs.py     the bounded queue and the fixed synthesis threads behind every request
@@ -7,5 +7,6 @@
     service.py  the speech service: voices, queue, metrics, reports and limits of one server
     routes.py   the endpoints: /api/*, /v1/audio/speech, /healthz, /metrics, the page
     app.py      the FastAPI application around them, and the one table of error answers
-    server.py   uvicorn around it, for the CLI
+    wyoming_server.py  the Wyoming protocol (Home Assistant) on the same speech service
+    server.py   uvicorn around it (or the Wyoming server alone), for the CLI
 """

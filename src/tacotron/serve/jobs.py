@@ -16,6 +16,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from tacotron.serve.memory import release_free_memory
+
 ITEM, DONE, FAILED = "item", "done", "failed"
 
 
@@ -41,9 +43,11 @@ class Job:
         self.items: asyncio.Queue = asyncio.Queue()
         self.cancelled = threading.Event()
         self.started: float | None = None  # when a worker took it (time.monotonic)
+        self.on_cancel: Callable[[Job], None] = lambda job: None  # the queue's, once submitted
 
     def cancel(self) -> None:
         self.cancelled.set()
+        self.on_cancel(self)
 
     def deliver(self, kind: str, value: Any = None) -> None:
         try:
@@ -105,8 +109,17 @@ class SynthesisQueue:
             if self._pending >= self.capacity:
                 raise QueueFull()
             self._pending += 1
+            job.on_cancel = self._give_back_place
             self._waiting.put(job)
         self._on_queue_length(self._waiting.qsize())
+
+    def _give_back_place(self, job: Job) -> None:
+        """A job cancelled while it waits (its client left) frees its place at once: otherwise
+        clients that left would keep refusing new ones until a worker reached their jobs."""
+        with self._lock:
+            if job.started is None:
+                job.started = time.monotonic()  # never to be run: the worker only drops it
+                self._pending -= 1
 
     def close(self) -> None:
         """Stop the threads once they finish their current job (waiting jobs are dropped)."""
@@ -129,6 +142,10 @@ class SynthesisQueue:
                 return
             self._on_queue_length(self._waiting.qsize())
             with self._lock:
+                if job.started is not None:  # cancelled while it waited; its place is given back
+                    self._on_dropped()
+                    continue
+                job.started = time.monotonic()
                 self._busy += 1
                 self._on_busy(self._busy)
             try:
@@ -138,10 +155,11 @@ class SynthesisQueue:
                     self._pending -= 1
                     self._busy -= 1
                     self._on_busy(self._busy)
+                # The job's tensors go back to the system, not into the heap's reserve (memory.py).
+                release_free_memory()
 
     def _run(self, job: Job) -> None:
-        job.started = time.monotonic()
-        if job.cancelled.is_set():  # cancelled while it waited: nothing was done
+        if job.cancelled.is_set():  # cancelled as a worker took it: nothing was done
             self._on_dropped()
             return
         items = job.work()

@@ -37,12 +37,41 @@ class ServerMetrics:
             "tacotron_real_time_factor", "synthesis seconds / audio seconds per finished request",
             buckets=(0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5), registry=self.registry)
 
+        # By voice and runtime, so that a PyTorch voice's real-time factor and an ONNX one's can be
+        # told apart: rate(synthesis) / rate(audio) of one voice is its RTF over any window.
+        self.voice_synthesis_seconds = Counter(
+            "tacotron_voice_synthesis_seconds", "worker seconds of finished requests, by voice and runtime",
+            ["voice", "runtime"], registry=self.registry)
+        self.voice_audio_seconds = Counter(
+            "tacotron_voice_audio_seconds", "seconds of audio of finished requests, by voice and runtime",
+            ["voice", "runtime"], registry=self.registry)
+        self.wyoming_events = Counter(
+            "tacotron_wyoming_events", "Wyoming events received, by type and answer (ok, or the error "
+            "event's code)", ["type", "answer"], registry=self.registry)
+        # The same totals as plain numbers for /api/voices: voice name -> [synthesis s, audio s, requests].
+        self._voice_totals: dict[str, list[float]] = {}
+
+    def voice_usage(self, voice: str) -> dict:
+        """A voice's finished requests since the server started, and its real-time factor over
+        all of them (total synthesis seconds / total audio seconds; null before its first)."""
+        synthesis, audio, requests = self._voice_totals.get(voice, (0.0, 0.0, 0))
+        return {"requests": int(requests),
+                "real_time_factor": round(real_time_factor(synthesis, audio), 4) if audio > 0 else None}
+
     def answered(self, endpoint: str, status: int) -> None:
         self.requests.labels(endpoint, str(status)).inc()
         if status >= 400:
             self.errors.labels(endpoint, str(status)).inc()
 
-    def finished(self, synthesis_seconds: float, audio_seconds: float) -> None:
+    def finished(self, synthesis_seconds: float, audio_seconds: float, voice: str = "",
+                 runtime: str = "") -> None:
+        if voice:
+            self.voice_synthesis_seconds.labels(voice, runtime).inc(synthesis_seconds)
+            self.voice_audio_seconds.labels(voice, runtime).inc(audio_seconds)
+            totals = self._voice_totals.setdefault(voice, [0.0, 0.0, 0])
+            totals[0] += synthesis_seconds
+            totals[1] += audio_seconds
+            totals[2] += 1
         self.synthesis_seconds.observe(synthesis_seconds)
         self.audio_seconds.observe(audio_seconds)
         self.real_time_factor.observe(real_time_factor(synthesis_seconds, audio_seconds))

@@ -1,7 +1,8 @@
 """Text front end: raw transcript -> normalized, speakable text -> model input -> symbol ids, en and ru.
 
 The model input is the normalized text itself (text.input=characters) or its IPA phonemes from eSpeak NG
-(text.input=phonemes); each character of it is one symbol.
+(text.input=phonemes); each character of it is one symbol. Russian text can be stress-marked between
+the two (text.stress, Frontend.stressed): normalize -> stressed -> to_input -> to_ids.
 """
 
 import re
@@ -9,15 +10,17 @@ import unicodedata
 from collections.abc import Callable, Iterable
 
 from tacotron.errors import UserError
-from tacotron.text import english, punctuation, russian
-from tacotron.text.phonemes import Phonemizer
+from tacotron.text import english, punctuation, russian, stress as russian_stress
+from tacotron.text.phonemes import Phonemizer, text_words
 from tacotron.text.symbols import (
     ENGLISH_PHONEME_SYMBOLS, ENGLISH_SYMBOLS, EOS, PAD, RUSSIAN_PHONEME_SYMBOLS, RUSSIAN_SYMBOLS,
 )
 
-__all__ = ["INPUTS", "Frontend", "UnknownSymbolsError", "check_unicode", "detect_language", "get_frontend"]
+__all__ = ["INPUTS", "STRESS_SETTINGS", "Frontend", "UnknownSymbolsError", "check_unicode", "detect_language",
+           "get_frontend"]
 
 INPUTS = ("characters", "phonemes")  # the values of text.input
+STRESS_SETTINGS = ("auto", "on", "off")  # the values of text.stress (config.py TextConfig says what each does)
 _WORD = re.compile(r"[^\s,.!?:;]+")  # a word of normalized text: what lies between spaces and punctuation
 # A str can hold surrogate code points, which are not characters: no encoding (UTF-8 for eSpeak, for
 # files) can write them. They reach here from JSON's "\ud800" escapes, surrogateescape decoding or
@@ -44,8 +47,9 @@ class Frontend:
     eos_id = 1
 
     def __init__(self, language: str, symbols: tuple[str, ...], expand: Callable[[str], str],
-                 phonemizer: Phonemizer | None = None):
+                 phonemizer: Phonemizer | None = None, stress: str = "off"):
         self.language = language
+        self.stress = stress  # text.stress; only Russian has a stress step
         self.symbols = symbols
         self._expand = expand
         self._phonemizer = phonemizer
@@ -71,9 +75,27 @@ class Frontend:
         text = self._expand(text).lower()
         return punctuation.tidy(text)
 
+    def stressed(self, normalized: str) -> str:
+        """Russian with text.stress auto or on: `normalized` with "+" before the stressed vowel of each
+        word of two or more vowels and ё restored (stress.Accentor; a word written with a "+" keeps
+        it); else `normalized` itself. Without silero-stress, auto gives `normalized` (and one
+        warning), on a UserError."""
+        if self.language != "ru" or self.stress == "off":
+            return normalized
+        accentor = russian_stress.shared_accentor(required=self.stress == "on")
+        return accentor(normalized) if accentor else normalized
+
     def to_input(self, normalized: str) -> str:
         """What the model reads: the normalized text itself, or its IPA phonemes in phoneme mode."""
         return self._phonemizer.phonemize(normalized) if self._phonemizer else normalized
+
+    def word_spans(self, normalized: str, model_input: str) -> list[tuple[str, int, int]]:
+        """Each word of `normalized` (phonemes.text_words) with the [start, end) symbols of
+        `model_input`, its to_input(), that speak it: the word's own characters in character mode,
+        its phonemes in phoneme mode (Phonemizer.word_spans). What word timings are read from."""
+        if not self._phonemizer:
+            return text_words(normalized)
+        return self._phonemizer.word_spans(normalized, model_input)
 
     def unphonemizable_words(self, normalized: str) -> list[str]:
         """Words eSpeak reads as another language ("hello" in Russian text, see reads_as_foreign), or
@@ -122,18 +144,24 @@ _LANGUAGES = {  # language: (character symbols, phoneme symbols, expansion rules
 }
 
 
-def get_frontend(language: str, input: str) -> Frontend:
-    """The frontend of `language` ("en", "ru") reading `input` ("characters" or "phonemes"); callers
-    pass the config's text section: get_frontend(config.text.language, config.text.input)."""
+def get_frontend(language: str, input: str, stress: str = "off") -> Frontend:
+    """The frontend of `language` ("en", "ru") reading `input` ("characters" or "phonemes") with the
+    stress step `stress` (auto, on, off; Frontend.stressed); callers pass the config's text section:
+    get_frontend(config.text.language, config.text.input, config.text.stress)."""
     if language not in _LANGUAGES:
         supported = ", ".join(repr(name) for name in _LANGUAGES)
         raise UserError(f"unsupported text language {language!r}; supported languages: {supported}")
     if input not in INPUTS:
         raise UserError(f"unsupported text input {input!r}; supported: {', '.join(INPUTS)}")
+    if stress not in STRESS_SETTINGS:
+        raise UserError(f"unsupported text.stress {stress!r}; supported: {', '.join(STRESS_SETTINGS)}")
+    if stress == "on" and language != "ru":
+        raise UserError(f"text.stress=on marks Russian stress; '{language}' text has none to mark "
+                        "(use auto or off)")
     characters, phonemes, expand = _LANGUAGES[language]
     if input == "phonemes":
-        return Frontend(language, phonemes, expand, Phonemizer(language))
-    return Frontend(language, characters, expand)
+        return Frontend(language, phonemes, expand, Phonemizer(language), stress)
+    return Frontend(language, characters, expand, stress=stress)
 
 
 def detect_language(texts: Iterable[str]) -> str:

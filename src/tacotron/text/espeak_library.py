@@ -7,6 +7,7 @@ It lives in text/ (the bottom of the package) so that text.phonemes and audio.es
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
 import threading
 
@@ -48,6 +49,8 @@ def load() -> ctypes.CDLL:
     # const char *espeak_TextToPhonemes(const void **textptr, int textmode, int phonememode)
     library.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
     library.espeak_TextToPhonemes.restype = ctypes.c_char_p
+    library.espeak_Terminate.argtypes = []
+    library.espeak_Terminate.restype = ctypes.c_int
 
     # Synchronous retrieval: espeak_Synth returns only when the audio is complete, and the callback
     # runs on the calling thread (no eSpeak worker thread calling back into Python).
@@ -57,6 +60,19 @@ def load() -> ctypes.CDLL:
         raise RuntimeError(f"eSpeak NG failed to initialize with data at {data_path.decode()}")
     _library, _sample_rate = library, sample_rate
     return library
+
+
+def restart() -> None:
+    """Unload the library; the next load() starts it afresh. eSpeak NG keeps synthesis state in C
+    statics that no call resets (wavegen.c's pitch-flutter phase), so the audio of a sentence
+    depends on everything spoken before it in the process; after a restart it is what a new process
+    would speak. The caller holds LOCK and keeps no function of the old library."""
+    global _library, _voice
+    if _library is None:
+        return
+    _library.espeak_Terminate()
+    _ctypes.dlclose(_library._handle)
+    _library, _voice = None, ""
 
 
 def sample_rate() -> int:

@@ -13,7 +13,8 @@ Handled patterns (a preposition right before the number sets its case, see _PREP
     numbers without a noun ("1941-1945": ordinals), "+5" -> "плюс пять", bare numbers after a preposition
     ("от 5 до 10" -> "от пяти до десяти").
 A four-digit cardinal starting with one thousand is read "тысяча ...", not "одна тысяча ...".
-Stress marks ("+" before a vowel) and ё are kept; the text keeps its case (the caller lowercases).
+Stress marks ("+" before a vowel) and ё are kept, and an acute accent (U+0301) after a vowel becomes such
+a mark ("за\u0301мок" -> "з+амок"); the text keeps its case (the caller lowercases).
 """
 
 import re
@@ -165,6 +166,8 @@ _TIME = re.compile(rf"{_PREPOSITION}(?<!\d)(?P<hours>\d{{1,2}}):(?P<minutes>\d{{
 _ROMAN_CENTURY = re.compile(r"(?<![\w+])(?P<roman>[IVXL]+)(?=\s+век)")  # "XX век" -> "20 век"
 _NUMBER_SIGN = re.compile(r"№\s?(?=\d)")
 _PLUS = re.compile(r"(?<![\w+])\+(?=\d)")
+# A vowel with the combining acute accent, the stress mark of dictionaries and textbooks.
+_ACCENTED_VOWEL = re.compile("([аеёиоуыэюяАЕЁИОУЫЭЮЯ])\u0301")
 _PLAIN_NUMBER = re.compile(rf"{_PREPOSITION}(?P<number>{_NUMBER})(?=\s+(?P<next>[а-яё]+))?", re.IGNORECASE)
 # "в", "к", "с" become "во", "ко", "со" before "вт": "во втором", "ко второму", "со второго".
 _BEFORE_VT = re.compile(r"(?<![\w+])([вкс]) (?=вт)", re.IGNORECASE)
@@ -197,6 +200,7 @@ _ABBREVIATIONS = [(re.compile(_NOT_AFTER_LETTER + pattern, re.IGNORECASE), words
 
 def expand(text: str) -> str:
     """Spell out what Russian text writes with digits, signs and abbreviations; keeps the case and stress marks."""
+    text = _ACCENTED_VOWEL.sub(r"+\1", text)
     text = _ROMAN_CENTURY.sub(lambda match: str(_roman_value(match["roman"])), text)
     text = _NUMBER_SIGN.sub("номер ", text)
     text = _PLUS.sub("плюс ", text)

@@ -48,12 +48,12 @@ from tqdm import tqdm
 from tacotron.config import Config
 from tacotron.data.prepare import PreparedData
 from tacotron.errors import UserError
-from tacotron.files import append_line, atomic_write_text
+from tacotron.files import DiskFull, append_line, atomic_write_text
 from tacotron.model.tacotron2 import count_parameters
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.events import Event, append_event
 from tacotron.training.callbacks import Callback
-from tacotron.training.checkpoint import save_best, save_checkpoint
+from tacotron.training.checkpoint import save_checkpoint
 from tacotron.training.eta import eta_seconds
 
 METRICS_FILE = "metrics.jsonl"
@@ -178,6 +178,9 @@ class RunLoop:
         elif config.text.language != data.language:
             raise UserError(f"text.language={config.text.language} but the data set was "
                             f"prepared as '{data.language}'; re-run prepare or drop the override")
+        # The data decides what `auto` stress was (prepare.data_stress), so that the checkpoint's voice
+        # is spoken with the marks it learned from.
+        config.text.stress = data.stress
         self.config = config
         self.data = data
         self.run_dir = Path(run_dir)
@@ -258,6 +261,13 @@ class RunLoop:
         if path is None:
             return
         state = found[1] if self.is_main else self.read_rank0_checkpoint(path)
+        # A run whose texts change their stress marks halfway learns two readings of one word: a
+        # checkpoint written before text.stress existed was trained on eSpeak's own stress (off).
+        trained_stress = state.get("config", {}).get("text", {}).get("stress", "off")
+        if trained_stress != self.config.text.stress:
+            raise UserError(f"{path} was trained with text.stress={trained_stress}, but this run's data "
+                            f"is marked with text.stress={self.config.text.stress}: resume it with "
+                            f"text.stress={trained_stress}, or train into a new --out folder")
         self.task.load_state(state, path)
         self.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch = state["step"], state["epoch"]
@@ -273,13 +283,20 @@ class RunLoop:
     def save(self) -> Path | None:
         if not self.is_main:
             return None
-        path = save_checkpoint(self.run_dir, self.state_dict(), self.config.to_yaml(),
-                               self.config.train.keep_last_checkpoints)
+        is_best = self.val_is_new_best
+        try:
+            path = save_checkpoint(self.run_dir, self.state_dict(), self.config.to_yaml(),
+                                   self.config.train.keep_last_checkpoints, is_best)
+        except DiskFull as error:
+            # The run stops here rather than train on unsaved: nothing it did from now on could be
+            # kept, and a full disk seldom empties itself. The save removed what it wrote.
+            found = ckpt.step_checkpoints(self.run_dir)
+            where = f"resumes from {found[-1][1].name}" if found else "starts again from step 0"
+            raise DiskFull(f"{error} (the run stopped at step {self.step} and {where})",
+                           error.path) from None
         self.saved_step = self.step
         self.checkpoint_requested = False
-        is_best = self.val_is_new_best
         if is_best:
-            save_best(self.run_dir, path)
             self.val_is_new_best = False  # a later save without a new validation is not "best"
         for callback in self.callbacks:
             callback.on_checkpoint(self.view, path, is_best)
@@ -318,8 +335,11 @@ class RunLoop:
             return self.train_loop()
         except Exception as error:
             lines = traceback.format_exc().strip().splitlines()
-            self.emit("crash", error=f"{type(error).__name__}: {error}",
-                      traceback="\n".join(lines[-12:]))
+            try:
+                self.emit("crash", error=f"{type(error).__name__}: {error}",
+                          traceback="\n".join(lines[-12:]))
+            except DiskFull:  # no room for the event either: the error itself still reaches the user
+                pass
             raise
 
     def train_loop(self) -> dict[str, float]:
@@ -349,7 +369,7 @@ class RunLoop:
         tick = time.monotonic()
         session_start = (self.step, self.train_seconds)
         task = self.task
-        with StopRequest() as stop:
+        with StopRequest() as stop, bar:  # the bar ends its line on any way out, an error's too
             reason = self.stop_reason(stop, budget)
             while not reason:
                 task.sampler.epoch = self.epoch

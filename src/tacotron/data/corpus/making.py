@@ -19,7 +19,7 @@ from tacotron.data.corpus.sentences import (GENERATOR_VERSION, check_language, g
                                             generate_test_sentences)
 from tacotron.data.corpus.word_coverage import held_out_word_share, running_text_coverage, spoken_words
 from tacotron.errors import UserError
-from tacotron.files import atomic_write_text
+from tacotron.files import atomic_write_text, remove_stale_temp_files
 from tacotron.text import get_frontend
 
 DEFAULT_COUNT = 2000
@@ -157,6 +157,8 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
     wav_dir, test_wav_dir = out_dir / "wavs", out_dir / "test_wavs"
     wav_dir.mkdir(parents=True, exist_ok=True)
     test_wav_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (out_dir, wav_dir, test_wav_dir):  # what a run killed mid-write left
+        remove_stale_temp_files(folder)
     metadata_path, test_metadata_path = out_dir / "metadata.csv", out_dir / "test_sentences.csv"
     # Who speaks each held-out sentence of a multi-speaker corpus (`id|text|normalized|speaker`).
     test_speakers_path = out_dir / "test_speakers.csv"
@@ -179,24 +181,32 @@ def make_corpus(language: str, out_dir: str | Path, count: int = DEFAULT_COUNT, 
 
     jobs = ([(wav_dir, item, speaker) for item, speaker in zip(train, train_speakers or [""] * len(train))]
             + [(test_wav_dir, item, speaker) for item, speaker in zip(test, test_speakers or [""] * len(test))])
-    missing = [(folder, utterance_id, normalized, speaker) for folder, (utterance_id, _, normalized), speaker in jobs
+    missing = {utterance_id for folder, (utterance_id, _, normalized), speaker in jobs
                if not ((folder / f"{utterance_id}.wav").is_file()
-                       and previous.get(utterance_id) == (f"{normalized}|{speaker}" if speaker else normalized))]
+                       and previous.get(utterance_id) == (f"{normalized}|{speaker}" if speaker else normalized))}
     label = "+".join(voices) if voices != ["espeak"] else "eSpeak"
     with tqdm(total=len(jobs), initial=len(jobs) - len(missing), desc=f"{label} {language} corpus", unit="utt",
               disable=not progress) as bar:
-        # A batch per speaker at a time: Festival speaks a batch in one process.
+        # A batch per speaker at a time: Festival speaks a batch in one process. The batches are the
+        # same in every run (each speaker's utterances in order) and each is spoken from a fresh
+        # voice (eSpeak restarts its library, Festival starts a process), so its audio depends on
+        # the batch alone; a batch with a wav missing is spoken again whole, and a resumed run's wavs
+        # are those of a run made in one go. (Piper's noise is unseeded: its wavs differ every run.)
         for speaker in speaking:
-            mine = [job for job in missing if job[3] == speaker]
+            mine = [(folder, utterance_id, normalized) for folder, (utterance_id, _, normalized), owner in jobs
+                    if owner == speaker]
             for start in range(0, len(mine), SYNTHESIS_BATCH):
                 batch = mine[start:start + SYNTHESIS_BATCH]
+                if not any(utterance_id in missing for _, utterance_id, _ in batch):
+                    continue
                 if speaking[speaker] is None:
                     speaking[speaker] = _open_speaker(language, voices, speaker, sample_rate)
-                waveforms = speaking[speaker].synthesize_many([speakable(normalized) for _, _, normalized, _ in batch])
-                for (folder, utterance_id, _, _), waveform in zip(batch, waveforms):
-                    save_wav(folder / f"{utterance_id}.wav",
-                             trim_silence(waveform, sample_rate, TRIM_THRESHOLD_DB, TRIM_KEEP_MS), sample_rate)
-                bar.update(len(batch))
+                waveforms = speaking[speaker].synthesize_many([speakable(normalized) for _, _, normalized in batch])
+                for (folder, utterance_id, _), waveform in zip(batch, waveforms):
+                    if utterance_id in missing:
+                        save_wav(folder / f"{utterance_id}.wav",
+                                 trim_silence(waveform, sample_rate, TRIM_THRESHOLD_DB, TRIM_KEEP_MS), sample_rate)
+                        bar.update(1)
     seconds = {"train": 0.0, "test": 0.0}
     for folder, (utterance_id, _, _), _ in jobs:
         seconds["test" if folder == test_wav_dir else "train"] += soundfile.info(str(folder / f"{utterance_id}.wav")).duration

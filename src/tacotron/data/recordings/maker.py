@@ -24,15 +24,17 @@ import numpy as np
 import soundfile
 from tqdm import tqdm
 
-from tacotron.audio.io import CLIP_LEVEL, AudioLoadError, load_audio, save_wav
+from tacotron.audio.io import (CLIP_LEVEL, TRUNCATION_TOLERANCE_SECONDS, AudioLoadError, load_audio,
+                               missing_seconds, save_wav)
 from tacotron.audio.postprocess import loudness_normalize
 from tacotron.audio.vad import SileroVad, speech_regions
 from tacotron.config import Config
+from tacotron.data.prepare import NotUTF8, read_text_file
 from tacotron.data.recordings.cutting import cut_utterances, refine_regions, snap_to_quiet
 from tacotron.data.recordings.report import write_report
 from tacotron.data.recordings.scoring import Features, frame_powers, score, snr_db
 from tacotron.errors import UserError
-from tacotron.files import atomic_write_text
+from tacotron.files import append_lines, atomic_copy, atomic_write_text, remove_stale_temp_files
 from tacotron.text import detect_language, get_frontend
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".webm",
@@ -96,20 +98,6 @@ def collect_sources(paths: list[str | Path]) -> tuple[list[Path], list[str]]:
             problems.append(f"{path}: not found")
     unique = list(dict.fromkeys(source.resolve() for source in sources))
     return unique, problems
-
-
-def _append_line(path: Path, line: str) -> None:
-    """Append one line and fsync it: a run killed now keeps every line before it. A half line left by
-    an earlier kill is ended first, so that it spoils only itself."""
-    with open(path, "ab") as handle:
-        if handle.tell() > 0:
-            with open(path, "rb") as reader:
-                reader.seek(-1, os.SEEK_END)
-                if reader.read(1) != b"\n":
-                    handle.write(b"\n")
-        handle.write(line.encode("utf-8") + b"\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _slug(path: Path) -> str:
@@ -187,6 +175,9 @@ class DatasetMaker:
         original, info = load_audio(path, self.sample_rate)
         self.timings["decode_seconds"] += time.perf_counter() - started
         state["seconds"] = info.seconds
+        missing = missing_seconds(path)
+        if missing > TRUNCATION_TOLERANCE_SECONDS:  # reported; what the file holds is still used
+            state["missing_seconds"] = round(missing, 2)
         self.timings["audio_seconds"] += info.seconds
         if original.size == 0:
             raise AudioLoadError(path, "a 0-second recording (no samples)")
@@ -266,7 +257,9 @@ class DatasetMaker:
         if not path.is_file():
             return {}
         records = {}
-        for line in path.read_text(encoding="utf-8").splitlines():
+        # Records end at "\n" only: a recognized text may hold U+2028 or U+0085 unescaped
+        # (ensure_ascii=False), which str.splitlines would take for the end of its record.
+        for line in path.read_text(encoding="utf-8").split("\n"):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:  # the last line of a run killed while writing it
@@ -313,6 +306,7 @@ class DatasetMaker:
             transcript = recognizer.transcribe(np.concatenate(pieces), self.sample_rate)
             self.timings["asr_seconds"] += time.perf_counter() - started
             self.timings["asr_audio_seconds"] += sum(end - start for _, _, start, end in members)
+            window: dict[str, list[str]] = {}  # slug -> its clips' records, appended together
             for slug, clip, start, end in members:
                 words = [word for word in transcript.words if start <= (word[1] + word[2]) / 2 < end + gap.size / self.sample_rate / 2]
                 probabilities = [max(word[3], 1e-6) for word in words]
@@ -320,8 +314,13 @@ class DatasetMaker:
                           "avg_logprob": float(np.mean(np.log(probabilities))) if words else float("-inf"),
                           # Whisper gives it per 30 s window: it describes a clip only when alone there.
                           "no_speech_prob": transcript.no_speech_prob if len(members) == 1 else None}
-                _append_line(self._asr_path(slug), json.dumps(record, ensure_ascii=False))
+                window.setdefault(slug, []).append(json.dumps(record, ensure_ascii=False))
                 records[clip["id"]] = record
+            # A window's records in one write (per source): a run killed now keeps the whole window
+            # or none of it, so the resumed run packs the clips left into the same windows as an
+            # uninterrupted run would, and hears the same words.
+            for slug, lines in window.items():
+                append_lines(self._asr_path(slug), lines, sync=True)
             bar.update(len(members))
         bar.close()
         return records
@@ -334,9 +333,9 @@ class DatasetMaker:
         if not path.is_file():
             raise UserError(f"transcript not found: {path}")
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise UserError(f"{path}: not UTF-8 text ({error})") from None
+            text = read_text_file(path)
+        except NotUTF8 as error:
+            raise UserError(f"transcript {error}") from None
         if not text.strip():
             problems.append(f"{path}: the transcript is empty; the recognizer's text is used instead")
             return None
@@ -423,27 +422,27 @@ class DatasetMaker:
                 item.reason = quality.reason(features, median_cps)
 
     def _write_wavs(self, kept: list[Item]) -> None:
+        """wavs/ID.wav of every kept item, each replaced atomically (a hard link to its clip where it
+        can be), so that the metadata.csv of the last run stays usable until the new one is written;
+        the wavs it no longer lists go after that (_remove_unlisted_wavs)."""
         self.wavs_dir.mkdir(parents=True, exist_ok=True)
-        wanted = {item.id for item in kept}
-        for path in self.wavs_dir.glob("*.wav"):
-            if path.stem not in wanted:
-                path.unlink()
         for item in kept:
             target = self.wavs_dir / f"{item.id}.wav"
             if len(item.clip_ids) == 1:
                 source = self.clips_dir / f"{item.id}.wav"
                 if target.is_file() and os.path.samefile(source, target):
                     continue
-                target.unlink(missing_ok=True)
-                try:
-                    os.link(source, target)
-                except OSError:  # another file system, or no hard links: copy
-                    target.write_bytes(source.read_bytes())
+                atomic_copy(source, target)
             else:
-                target.unlink(missing_ok=True)  # a hard link would write through to the clip
                 joined = np.concatenate([soundfile.read(self.clips_dir / f"{clip_id}.wav", dtype="float32")[0]
                                          for clip_id in item.clip_ids])
-                save_wav(target, joined, self.sample_rate)
+                save_wav(target, joined, self.sample_rate)  # replaces a link to a clip, never writes into it
+
+    def _remove_unlisted_wavs(self, kept: list[Item]) -> None:
+        wanted = {item.id for item in kept}
+        for path in self.wavs_dir.glob("*.wav"):
+            if path.stem not in wanted:
+                path.unlink()
 
     def make(self, paths: list[str | Path]) -> MakeResult:
         started = time.perf_counter()
@@ -451,18 +450,29 @@ class DatasetMaker:
         if not sources:
             raise UserError("no audio to process: " + "; ".join(problems or ["no files given"]))
         self.work.mkdir(parents=True, exist_ok=True)
+        for folder in (self.out, self.work, self.clips_dir, self.wavs_dir):  # what a run killed mid-write left
+            remove_stale_temp_files(folder)
+        # Read before anything is cut or recognized: a transcript that cannot be read stops the run
+        # at once, not after an hour of recognition.
+        transcript_problems: list[str] = []
+        transcript = self._read_transcript(transcript_problems)
         states = [self.cut_source(path) for path in tqdm(sources, desc="cutting", unit="file",
                                                          disable=not self.progress)]
         for state in states:
             if state["error"]:
                 problems.append(f"{state['source']}: {state['error']}")
+            if state.get("missing_seconds"):
+                problems.append(f"{state['source']}: truncated audio: the WAV header declares "
+                                f"{state['seconds'] + state['missing_seconds']:.1f} s, the file holds "
+                                f"{state['seconds']:.1f} s (a copy or download that did not finish); "
+                                "what it holds is used")
             for stretch in state["non_speech"]:
                 problems.append(f"{state['source']}: {stretch['start']:.1f}-{stretch['end']:.1f} s rejected: "
                                 f"loud sound that is not speech (music or noise; speech probability "
                                 f"{stretch['speech_probability']:.2f})")
         usable_states = [state for state in states if not state["error"]]
         records = self.recognize(usable_states)
-        transcript = self._read_transcript(problems)
+        problems += transcript_problems
         items = self._items(usable_states, records, transcript)
         self._score(items, usable_states, records, transcript is not None)
         kept = sorted((item for item in items if item.kept), key=lambda item: item.id)
@@ -479,6 +489,7 @@ class DatasetMaker:
             text = " ".join(item.text.replace("|", ",").split())
             lines.append(f"{item.id}|{text}|{self.frontend.normalize(text)}\n")
         atomic_write_text(self.out / "metadata.csv", "".join(lines))
+        self._remove_unlisted_wavs(kept)
         self.timings["total_seconds"] = time.perf_counter() - started
         report = write_report(self.out, self.language, states, kept, rejected, problems, self.timings,
                               asr_model=self.settings.asr_model or "whisper-base (offline default)",

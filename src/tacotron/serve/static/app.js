@@ -1,6 +1,7 @@
 // The page of `tacotron serve`: speaks through POST /api/tts/stream, plays each sentence with the
 // Web Audio API as it arrives, then puts the whole WAV in the <audio> element and shows the
-// request's report and alignment picture. No build step, no libraries.
+// request's report and alignment picture. No build step, no libraries. With the report's word
+// timings the words are shown under the player, the one being spoken highlighted (karaoke).
 "use strict";
 
 const WAV_HEADER_BYTES = 44; // the stream's RIFF/WAVE header (mono, 16-bit PCM)
@@ -136,6 +137,7 @@ async function speak(event) {
   await audioContext.resume();
   const request = { text: $("text").value, voice: $("voice").value, vocoder: $("vocoder").value, format: "wav" };
   if ($("seed").value !== "") request.seed = Number($("seed").value);
+  if ($("speed").value !== "") request.speed = Number($("speed").value);
   if (!$("speaker-label").hidden) request.speaker = $("speaker").value;
   if (!$("naturalness-label").hidden && $("naturalness").checked) request.naturalness = true;
   $("speak").disabled = true;
@@ -228,6 +230,11 @@ async function showReport(requestId) {
     return row;
   });
   $("report").tBodies[0].replaceChildren(...rows);
+  showWords(report.words || []);
+  // Russian: the text as it was stressed ("+" before the stressed vowel), when that differs.
+  const normalized = report.segments.map((segment) => segment.normalized).join(" ");
+  $("stressed").textContent = `Stressed: ${report.stressed}`;
+  $("stressed").hidden = !report.stressed || report.stressed === normalized;
   const picture = await fetch(`/api/requests/${requestId}/alignment.png`, { headers: authHeaders() });
   if (picture.ok) {
     const image = $("alignment");
@@ -238,7 +245,38 @@ async function showReport(requestId) {
   $("result").hidden = false;
 }
 
+// Karaoke: each word a span holding its [start, end) in seconds of the <audio> element's audio
+// (the report's words, which are in seconds of the streamed audio the element plays).
+function showWords(words) {
+  const spans = words.map((word, index) => {
+    const span = document.createElement("span");
+    span.textContent = word.word;
+    span.dataset.index = index;
+    span.dataset.start = word.start;
+    span.dataset.end = word.end;
+    return span;
+  });
+  const box = $("words");
+  box.replaceChildren(...spans.flatMap((span, i) => (i ? [document.createTextNode(" "), span] : [span])));
+  box.hidden = spans.length === 0;
+  highlightWord();
+}
+
+function highlightWord() {
+  const now = $("player").currentTime;
+  for (const span of $("words").querySelectorAll("span")) {
+    span.classList.toggle("spoken", Number(span.dataset.start) <= now && now < Number(span.dataset.end));
+  }
+}
+
+function followPlayback() {
+  highlightWord();
+  if (!$("player").paused) requestAnimationFrame(followPlayback);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  for (const name of ["timeupdate", "seeked", "pause", "ended"]) $("player").addEventListener(name, highlightWord);
+  $("player").addEventListener("play", followPlayback);
   $("speak-form").addEventListener("submit", speak);
   $("voice").addEventListener("change", fillVocoders);
   $("text").addEventListener("input", updateCounter);
