@@ -505,6 +505,10 @@ class WyomingServer:
         self._connections.add(task)
         try:
             await Connection(self.service, reader, writer).run()
+        except asyncio.CancelledError:
+            # stop() ends it: finish quietly. asyncio's stream server asks a finished connection task
+            # for its exception, which a cancelled one raises, and logs that as an error (Python 3.11).
+            writer.close()
         except Exception:  # one connection's failure is logged; the server goes on
             LOG.exception("a Wyoming connection failed")
         finally:
