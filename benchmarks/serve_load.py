@@ -2,6 +2,7 @@
 
     flock /tmp/cpu.lock python benchmarks/serve_load.py [--checkpoint runs/NAME] [--clients 8]
         [--requests 200]
+    python benchmarks/serve_load.py --checkpoint base-en --clients 4 --minutes 20   # the soak
 
 Starts the real server (`tacotron serve`, a subprocess on a free 127.0.0.1 port), warms it up,
 then `--clients` threads send `--requests` requests of mixed lengths (1 to 3 sentences), every

@@ -2,6 +2,7 @@
 
     voices.py   the voices a server speaks with (name -> Synthesizer and its vocoders)
     jobs.py     the bounded queue and the fixed synthesis threads behind every request
+    memory.py   each finished request's freed memory given back to the system (malloc_trim)
     audio.py    audio formats (WAV, FLAC, OGG/Vorbis, Opus, MP3, raw PCM) and the streamed WAV
     metrics.py  the Prometheus metrics
     service.py  the speech service: voices, queue, metrics, reports and limits of one server
