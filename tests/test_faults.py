@@ -435,7 +435,8 @@ def test_dataset_make_on_a_full_disk_keeps_the_last_data_set_usable_and_resumes(
     shorter = tmp_path / "shorter.txt"
     shorter.write_text(" ".join(utterance.text for utterance in read_test_book(book).utterances[:-1]))
     small_disk(0)
-    with pytest.raises(DiskFull, match="metadata.csv"):
+    # The first write to fail is metadata.csv, or a clip whose cut moved with the shorter transcript.
+    with pytest.raises(DiskFull, match=r"out/(metadata\.csv|wavs/.*\.wav)"):
         DatasetMaker(out, "en", load_config(), transcript=shorter, progress=False).make([source])
     assert dataset_snapshot(out) == reference and not temp_files(out)
 
