@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tacotron.audio.espeak import EspeakVoice
+from tacotron.audio.espeak import EspeakVoice, restart_synthesizer
 from tacotron.audio.io import save_wav
 from tacotron.audio.postprocess import trim_silence
 from tacotron.data.corpus import generate_sentences
@@ -103,6 +103,9 @@ def _inner_pauses(speech: np.ndarray, sample_rate: int, offset: float) -> list[t
 def make_test_book(language: str, sentences: int, seed: int = 0) -> tuple[TestBook, np.ndarray]:
     """The book's waveform and its truth. The tones come after the first third of the sentences,
     the click in the middle of the longest pause of the second half."""
+    # eSpeak NG carries state from one sentence to the next: from a fresh library, the book is the
+    # same whatever the process (another test) said before it.
+    restart_synthesizer()
     voice = EspeakVoice(language)
     frontend = get_frontend(language, "characters")
     sample_rate = voice.sample_rate
