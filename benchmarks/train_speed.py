@@ -8,7 +8,8 @@ and the very same batches). Prints one JSON line.
 
 The reference is the step-by-step training of before these speed-ups, every switch in IDEAS off:
   fused_decoder  the decoder loop as one autograd Function (model/decoder_loop.py, train.fused_decoder)
-  cheap_masks    postnet and encoder dropout masks from random bits (model/dropout.py)
+  cheap_masks    dropout masks from random bits (model/dropout.py): postnet, encoder, and the fused
+                 decoder loop's, drawn before it (model/decoder_loop.py draw_loop_masks)
   padded_lstm    the encoder BiLSTM over the padded batch, not packed (model/tacotron2.py padded_bilstm)
   fused_adam     Adam's fused kernel (training/trainer.py adam)
 `--only IDEA`: the "default" side turns on that one idea alone (its own ratio against the reference).
@@ -62,6 +63,7 @@ class Switches:
         for decoder in (model.decoder, model.coarse_decoder):
             if decoder is not None:
                 decoder.fused_training = on["fused_decoder"]
+                decoder.cheap_masks = on["cheap_masks"]
         for module in model.modules():
             if isinstance(module, BitDropout):
                 module.cheap_masks = on["cheap_masks"]

@@ -1,10 +1,13 @@
 """The fused decoder training loop (model/decoder_loop.py) against the step-by-step autograd loop
-(Decoder.fused_training = False), in float64 with the same seed, so the same dropout masks."""
+(Decoder.fused_training = False), in float64 with the same seed: with the reference's own dropout
+draws (Decoder.cheap_masks = False), and with the loop's cheap masks replayed into the reference."""
 
 import pytest
 import torch
 
 from tacotron.config import load_config
+from tacotron.model import decoder_loop
+from tacotron.model.dropout import scaled_keep_mask
 from tacotron.model.losses import LossWeights, Tacotron2Loss, Targets
 from tacotron.model.tacotron2 import Tacotron2
 
@@ -43,11 +46,13 @@ def batch(with_speakers: bool, device: str = "cpu"):
     return tuple(None if x is None else x.to(device) for x in tensors)
 
 
-def run(model, config, fused: bool, teacher_forcing_ratio: float, with_speakers: bool):
+def run(model, config, fused: bool, teacher_forcing_ratio: float, with_speakers: bool,
+        cheap_masks: bool = False):
     """Outputs and parameter gradients of one training step's loss."""
     for decoder in (model.decoder, model.coarse_decoder):
         if decoder is not None:
             decoder.fused_training = fused
+            decoder.cheap_masks = cheap_masks
     model.zero_grad(set_to_none=True)
     device = str(model.decoder.mel_mean.device.type)
     text, text_lengths, mels, mel_lengths, speakers = batch(with_speakers, device)
@@ -101,3 +106,60 @@ def test_fused_loop_only_in_training_with_grad():
         torch.manual_seed(5)
         reference = model(text, text_lengths, mels, mel_lengths)
     torch.testing.assert_close(fused.mel, reference.mel, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("teacher_forcing_ratio", [1.0, 0.5])
+def test_fused_loop_with_its_own_masks_equals_reference(teacher_forcing_ratio, monkeypatch):
+    """The cheap masks (drawn before the loop from random bits) replayed, in the reference's order,
+    into the reference's F.dropout calls: the same outputs and gradients."""
+    model, config = small_model("model.speaker_dim=0", "model.ddc_reduction_factor=0",
+                                "loss.ddc_alignment_weight=0.0")
+    drawn = []
+    draw = decoder_loop.draw_loop_masks
+    monkeypatch.setattr(decoder_loop, "draw_loop_masks",
+                        lambda *args: drawn.append(draw(*args)) or drawn[-1])
+    fused_outputs, fused_grads = run(model, config, True, teacher_forcing_ratio, False, cheap_masks=True)
+    assert len(drawn) == 1
+    masks = drawn[0]
+    config_model = config.model
+    for mask, p in [(masks.prenet[0], config_model.prenet_dropout),
+                    (masks.prenet[1], config_model.prenet_dropout),
+                    (masks.attention, config_model.attention_dropout),
+                    (masks.decoder, config_model.decoder_dropout)]:
+        assert set(mask.unique().tolist()) <= {0.0, 1 / (1 - p)}
+    steps = masks.attention.size(0)
+    if teacher_forcing_ratio == 1.0:  # the prenet runs once over all steps, then each step's two
+        queue = [mask.transpose(0, 1) for mask in masks.prenet]
+        queue += [mask for t in range(steps) for mask in (masks.attention[t], masks.decoder[t])]
+    else:  # the prenet runs per step on the frame chosen then
+        queue = [mask for t in range(steps)
+                 for mask in (masks.prenet[0][t], masks.prenet[1][t], masks.attention[t], masks.decoder[t])]
+
+    def replay(x, p=0.5, training=True, inplace=False):
+        mask = queue.pop(0)
+        assert mask.shape == x.shape
+        return x * mask
+
+    # The free-running draws (torch.rand per step) follow the masks' draw in the fused run: the
+    # reference draws the same masks first (and ignores them) to leave the generator where it was.
+    decoder = model.decoder
+    initial_state = decoder.initial_state
+    monkeypatch.setattr(decoder, "initial_state",
+                        lambda memory: draw(decoder, steps, memory.size(0), memory) and initial_state(memory))
+    monkeypatch.setattr(torch.nn.functional, "dropout", replay)
+    reference_outputs, reference_grads = run(model, config, False, teacher_forcing_ratio, False)
+    assert queue == []
+    for name, expected in reference_outputs.items():
+        torch.testing.assert_close(fused_outputs[name], expected, rtol=1e-9, atol=1e-10, msg=name)
+    for name, expected in reference_grads.items():
+        torch.testing.assert_close(fused_grads[name], expected, rtol=1e-9, atol=1e-12, msg=name)
+
+
+def test_cheap_mask_keep_rate():
+    """Bits at p = 0.5, 16-bit thresholds at other p: the kept share is 1 - p (1e6 draws: the
+    binomial standard deviation is 3e-4), scaled by 1 / (1 - p)."""
+    torch.manual_seed(0)
+    for p in (0.5, 0.1, 0.3):
+        mask = scaled_keep_mask(torch.empty(1000, 1000), p)
+        assert abs((mask > 0).double().mean().item() - (1 - p)) < 2e-3
+        assert mask.unique().tolist() == pytest.approx([0.0, 1 / (1 - p)])

@@ -10,9 +10,13 @@ large matrix product over all steps after the loop, as cuDNN does for its LSTMs.
 
 The model and its semantics are `Decoder.step` / `Decoder.forward`'s (tacotron2.py), which stay the
 reference path: dropout on both LSTMs' hidden states, the prenet's always-on dropout, masked
-padding symbols, and free-running inputs (teacher_forcing_ratio < 1). Dropout masks are drawn by
+padding symbols, and free-running inputs (teacher_forcing_ratio < 1). On CPU the loop's dropout
+masks (prenet, both LSTMs' hidden states) are drawn before it, all steps at once, from random bits
+(`draw_loop_masks`, `Decoder.cheap_masks`): per step, F.dropout's Bernoulli draws cost more than
+the step's arithmetic around them. With `cheap_masks = False` (and on CUDA) they are drawn by
 `F.dropout` on a tensor of ones of the same shape, in the same order as the reference, so for one
-seed both paths draw the same masks. tests/test_decoder_loop.py checks outputs and gradients.
+seed both paths draw the same masks. tests/test_decoder_loop.py checks outputs and gradients, with
+the reference's masks and with the loop's own replayed into the reference.
 
 Shapes: B utterances, T decoder steps, N symbols, D memory channels, P prenet output, H1 attention
 LSTM, H2 decoder LSTM, A attention dim, K location kernel.
@@ -27,6 +31,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from tacotron.model.dropout import scaled_keep_mask
+
 
 @dataclass(frozen=True)
 class LoopSettings:
@@ -39,6 +45,31 @@ class LoopSettings:
     teacher_forcing_ratio: float
     reduction_factor: int
     n_mels: int
+
+
+@dataclass(frozen=True, eq=False)
+class LoopMasks:
+    """Scaled keep masks (m / (1 - p)) of one training loop, [T, B, size] each; None where p = 0."""
+
+    prenet: list[torch.Tensor]
+    attention: torch.Tensor | None
+    decoder: torch.Tensor | None
+
+
+def draw_loop_masks(decoder, steps: int, batch: int, like: torch.Tensor) -> LoopMasks:
+    """Every dropout mask of a training loop over `steps` steps, each from one draw of random bits.
+    Measured per step of cpu-tiny (74 steps, batch 16, one thread): the prenet's two masks 7.9 ms
+    by F.dropout, 0.3 ms as bits (p = 0.5); the two LSTMs' 148 per-step F.dropout draws 6.2 ms, one
+    16-bit draw each 2.4 ms (p = 0.1)."""
+    config = decoder.config
+
+    def masks(size: int, p: float) -> torch.Tensor | None:
+        return scaled_keep_mask(like.new_empty(steps, batch, size), p) if p > 0 else None
+
+    return LoopMasks(
+        prenet=[masks(layer.out_features, decoder.prenet.dropout) for layer in decoder.prenet.layers],
+        attention=masks(config.attention_rnn_dim, config.attention_dropout),
+        decoder=masks(config.decoder_rnn_dim, config.decoder_dropout))
 
 
 class Workspace:
@@ -98,32 +129,41 @@ class LstmSteps:
         self.slope = pool.take(taken, like, steps, batch, size)
         self.cell_tanh = like.new_empty(batch, size)
         self.ones = like.new_ones(batch, size)
+        # Each step's views, made by one unbind per buffer: indexing a tensor in the loop costs
+        # 1.5-4.5 us a view (measured), a list ~0.05 us, and the loop takes ~25 views a step.
+        gate = lambda buffer, k: buffer[:, :, k * size:(k + 1) * size].unbind(0)  # noqa: E731
+        self.cells_t, self.activations_t = self.cells.unbind(0), self.activations.unbind(0)
+        self.input_t, self.forget_t, self.candidate_t, self.output_t = (
+            gate(self.activations, k) for k in range(4))
+        self.partner_t, self.partner_candidate_t = self.partner.unbind(0), gate(self.partner, 2)
+        self.slope_t = self.slope.unbind(0)
+        self.gate_cut = slice(2 * size, 3 * size)
 
     def forward(self, t: int, gates: torch.Tensor, hidden: torch.Tensor) -> None:
         """gates [B, 4H] pre-activation -> writes h_t (before dropout) into `hidden`."""
-        size, activations, cell_tanh = self.size, self.activations[t], self.cell_tanh
+        activations, cell_tanh, partner = self.activations_t[t], self.cell_tanh, self.partner_t[t]
+        input_gate, forget_gate = self.input_t[t], self.forget_t[t]
+        candidate, output_gate = self.candidate_t[t], self.output_t[t]
+        cell, previous_cell = self.cells_t[t + 1], self.cells_t[t]
         torch.sigmoid(gates, out=activations)
-        torch.tanh(gates[:, 2 * size:3 * size], out=activations[:, 2 * size:3 * size])
-        input_gate, forget_gate, candidate, output_gate = activations.chunk(4, dim=1)
-        cell = self.cells[t + 1]
-        torch.mul(forget_gate, self.cells[t], out=cell)
+        torch.tanh(gates[:, self.gate_cut], out=candidate)
+        torch.mul(forget_gate, previous_cell, out=cell)
         cell.addcmul_(input_gate, candidate)
         torch.tanh(cell, out=cell_tanh)
         torch.mul(output_gate, cell_tanh, out=hidden)
-        slopes = torch.addcmul(activations, activations, activations, value=-1)  # a (1 - a)
-        torch.addcmul(self.ones, candidate, candidate, value=-1, out=slopes[:, 2 * size:3 * size])
-        torch.mul(slopes, torch.cat([candidate, self.cells[t], input_gate, cell_tanh], dim=1),
-                  out=self.partner[t])
-        torch.addcmul(self.ones, cell_tanh, cell_tanh, value=-1, out=self.slope[t]).mul_(output_gate)
+        torch.addcmul(activations, activations, activations, value=-1, out=partner)  # a (1 - a)
+        torch.addcmul(self.ones, candidate, candidate, value=-1, out=self.partner_candidate_t[t])
+        partner.mul_(torch.cat([candidate, previous_cell, input_gate, cell_tanh], dim=1))
+        torch.addcmul(self.ones, cell_tanh, cell_tanh, value=-1, out=self.slope_t[t]).mul_(output_gate)
 
     def backward(self, t: int, hidden_grad: torch.Tensor, cell_carry: torch.Tensor,
                  gates_grad: torch.Tensor) -> torch.Tensor:
         """hidden_grad [B, H] (d loss / d h_t before dropout), cell_carry d loss / d c_t from step
         t + 1 -> writes d loss / d gates_t into `gates_grad`, returns d loss / d c_{t-1}."""
-        cell_grad = torch.addcmul(cell_carry, hidden_grad, self.slope[t])
-        torch.mul(torch.cat([cell_grad, cell_grad, cell_grad, hidden_grad], dim=1), self.partner[t],
+        cell_grad = torch.addcmul(cell_carry, hidden_grad, self.slope_t[t])
+        torch.mul(torch.cat([cell_grad, cell_grad, cell_grad, hidden_grad], dim=1), self.partner_t[t],
                   out=gates_grad)
-        return cell_grad.mul_(self.activations[t, :, self.size:2 * self.size])
+        return cell_grad.mul_(self.forget_t[t])
 
 
 class DecoderLoop(torch.autograd.Function):
@@ -131,9 +171,9 @@ class DecoderLoop(torch.autograd.Function):
     alignments [B, T, N] of the decoder loop, with a hand-written backward (module docstring)."""
 
     @staticmethod
-    def forward(ctx, settings: LoopSettings, memory, processed_memory, text_mask, prenet_out,
-                teacher_frames, attention_w_ih, attention_w_hh, attention_b_ih, attention_b_hh,
-                query_w, location_conv_w, location_layer_w, v_w, decoder_w_ih, decoder_w_hh,
+    def forward(ctx, settings: LoopSettings, drawn: LoopMasks | None, memory, processed_memory,
+                text_mask, prenet_out, teacher_frames, attention_w_ih, attention_w_hh, attention_b_ih,
+                attention_b_hh, query_w, location_conv_w, location_layer_w, v_w, decoder_w_ih, decoder_w_hh,
                 decoder_b_ih, decoder_b_hh, projection_w, projection_b, mel_mean, mel_std,
                 *prenet_ws):
         batch, symbols, memory_dim = memory.shape
@@ -182,8 +222,11 @@ class DecoderLoop(torch.autograd.Function):
         history = take(steps + 1, batch, padded_symbols, 2, zero=True)
         windows = take(steps, batch, symbols, 2 * kernel)
         energies_tanh = take(steps, batch, symbols, attention_dim)
-        attention_masks = take(steps, batch, attention_size) if settings.attention_dropout > 0 else None
-        decoder_masks = take(steps, batch, decoder_size) if settings.decoder_dropout > 0 else None
+        if drawn is not None:
+            attention_masks, decoder_masks = drawn.attention, drawn.decoder
+        else:  # drawn per step in the loop, as the reference does
+            attention_masks = take(steps, batch, attention_size) if settings.attention_dropout > 0 else None
+            decoder_masks = take(steps, batch, decoder_size) if settings.decoder_dropout > 0 else None
         ones_attention = memory.new_ones(batch, attention_size)
         ones_decoder = memory.new_ones(batch, decoder_size)
 
@@ -191,7 +234,8 @@ class DecoderLoop(torch.autograd.Function):
             # The prenet runs per step on a frame chosen then; its inputs and masks are saved.
             prenet_dims = [weight.size(1) for weight in prenet_ws] + [prenet_size]
             prenet_activations = [take(steps, batch, dim) for dim in prenet_dims]  # inputs, then output
-            prenet_masks = [take(steps, batch, weight.size(0)) for weight in prenet_ws]
+            prenet_masks = (drawn.prenet if drawn is not None
+                            else [take(steps, batch, weight.size(0)) for weight in prenet_ws])
             prenet_wt = prenet_w.t().contiguous()
             projection_last_w = projection_w[-settings.n_mels:]
             projection_last_b = projection_b[-settings.n_mels:]
@@ -201,6 +245,25 @@ class DecoderLoop(torch.autograd.Function):
             # The prenet's share of the attention LSTM's gates, for all steps in one product.
             attention_input_gates = torch.addmm(attention_bias, prenet_flat, prenet_w.t()).view(
                 steps, batch, 4 * attention_size)
+
+        # Each step's views, made before the loop by one unbind per buffer (see LstmSteps).
+        rows_t = rows.unbind(0)
+        rows_recurrent = rows[:, :, :recurrent_size].unbind(0)
+        rows_attention = rows[:, :, :attention_size].unbind(0)
+        rows_context = rows[:, :, attention_size:recurrent_size].unbind(0)
+        rows_decoder = rows[:, :, recurrent_size:].unbind(0)
+        history_windows = history[:steps].as_strided(
+            (steps, batch, symbols, 2 * kernel), (history.stride(0), padded_symbols * 2, 2, 1)).unbind(0)
+        history_weights = history[:, :, pad:pad + symbols, 0].unbind(0)
+        history_cumulative = history[:, :, pad:pad + symbols, 1].unbind(0)
+        windows_t = windows.unbind(0)
+        windows_flat = windows.view(steps, batch * symbols, 2 * kernel).unbind(0)
+        energies_t = energies_tanh.unbind(0)
+        energies_flat = energies_tanh.view(steps, batch * symbols, attention_dim).unbind(0)
+        attention_masks_t = attention_masks.unbind(0) if attention_masks is not None else None
+        decoder_masks_t = decoder_masks.unbind(0) if decoder_masks is not None else None
+        if not free_running:
+            attention_input_gates_t = attention_input_gates.unbind(0)
 
         for t in range(steps):
             if free_running:
@@ -212,46 +275,46 @@ class DecoderLoop(torch.autograd.Function):
                 torch.div(frame - mel_mean, mel_std, out=x)
                 for layer, weight in enumerate(prenet_ws):
                     activation = F.relu(F.linear(x, weight))
-                    mask = F.dropout(torch.ones_like(activation), settings.prenet_dropout, True)
-                    prenet_masks[layer][t] = mask
-                    x = torch.mul(activation, mask, out=prenet_activations[layer + 1][t])
+                    if drawn is None:
+                        prenet_masks[layer][t] = F.dropout(torch.ones_like(activation),
+                                                           settings.prenet_dropout, True)
+                    x = torch.mul(activation, prenet_masks[layer][t], out=prenet_activations[layer + 1][t])
                 gates = torch.addmm(attention_bias, x, prenet_wt)
-                gates.addmm_(rows[t, :, :recurrent_size], attention_recurrent_wt)
+                gates.addmm_(rows_recurrent[t], attention_recurrent_wt)
             else:
-                gates = torch.addmm(attention_input_gates[t], rows[t, :, :recurrent_size],
-                                    attention_recurrent_wt)
-            attention_hidden = rows[t + 1, :, :attention_size]
+                gates = torch.addmm(attention_input_gates_t[t], rows_recurrent[t], attention_recurrent_wt)
+            attention_hidden = rows_attention[t + 1]
             attention_lstm.forward(t, gates, attention_hidden)
-            if attention_masks is not None:
-                attention_masks[t] = F.dropout(ones_attention, settings.attention_dropout, True)
-                attention_hidden.mul_(attention_masks[t])
+            if attention_masks_t is not None:
+                if drawn is None:
+                    attention_masks_t[t].copy_(F.dropout(ones_attention, settings.attention_dropout, True))
+                attention_hidden.mul_(attention_masks_t[t])
 
             # Location-sensitive attention (Chorowski et al. 2015).
             query = torch.mm(attention_hidden, query_wt)
-            windows[t] = history[t].as_strided((batch, symbols, 2 * kernel), (padded_symbols * 2, 2, 1))
-            energies = energies_tanh[t]
-            torch.addmm(processed_memory, windows[t].view(batch * symbols, 2 * kernel), location_window_wt,
-                        out=energies.view(batch * symbols, attention_dim))
-            energies.add_(query[:, None, :]).tanh_()
-            scores = torch.mv(energies.view(batch * symbols, attention_dim), v).view(batch, symbols)
+            windows_t[t].copy_(history_windows[t])
+            energies = energies_t[t]
+            torch.addmm(processed_memory, windows_flat[t], location_window_wt, out=energies_flat[t])
+            energies.add_(query.unsqueeze(1)).tanh_()
+            scores = torch.mv(energies_flat[t], v).view(batch, symbols)
             scores.masked_fill_(padding, energy_floor)
             weights = torch.softmax(scores, dim=1)
-            symbols_now, symbols_next = history[t, :, pad:pad + symbols], history[t + 1, :, pad:pad + symbols]
-            symbols_next[:, :, 0] = weights
-            torch.add(symbols_now[:, :, 1], weights, out=symbols_next[:, :, 1])
-            context = torch.bmm(weights[:, None, :], memory)
-            rows[t + 1, :, attention_size:recurrent_size] = context[:, 0]
+            history_weights[t + 1].copy_(weights)
+            torch.add(history_cumulative[t], weights, out=history_cumulative[t + 1])
+            context = torch.bmm(weights.unsqueeze(1), memory).squeeze(1)
+            rows_context[t + 1].copy_(context)
 
-            gates = torch.addmm(decoder_bias, rows[t + 1], decoder_wt)
-            decoder_hidden = rows[t + 2, :, recurrent_size:]
+            gates = torch.addmm(decoder_bias, rows_t[t + 1], decoder_wt)
+            decoder_hidden = rows_decoder[t + 2]
             decoder_lstm.forward(t, gates, decoder_hidden)
-            if decoder_masks is not None:
-                decoder_masks[t] = F.dropout(ones_decoder, settings.decoder_dropout, True)
-                decoder_hidden.mul_(decoder_masks[t])
+            if decoder_masks_t is not None:
+                if drawn is None:
+                    decoder_masks_t[t].copy_(F.dropout(ones_decoder, settings.decoder_dropout, True))
+                decoder_hidden.mul_(decoder_masks_t[t])
             if free_running and t < steps - 1:
                 # The step's last frame, de-standardized as Decoder.frames does: next step's input
                 # where the model feeds itself (no gradient flows through it, as in the reference).
-                projection_input = torch.cat([decoder_hidden, context[:, 0]], dim=1)
+                projection_input = torch.cat([decoder_hidden, context], dim=1)
                 own_frame = (torch.addmm(projection_last_b, projection_input, projection_last_w.t())
                              * mel_std + mel_mean)
 
@@ -332,46 +395,67 @@ class DecoderLoop(torch.autograd.Function):
         weights_carry = memory.new_zeros(batch, symbols)
         cumulative_carry = memory.new_zeros(batch, symbols)
 
-        for t in range(steps - 1, -1, -1):
-            # Decoder LSTM.
-            hidden_grad_t = decoder_hidden_grad_out[t] + decoder_hidden_carry
-            if decoder_masks is not None:
-                hidden_grad_t.mul_(decoder_masks[t])
-            decoder_cell_carry = decoder_lstm.backward(t, hidden_grad_t, decoder_cell_carry,
-                                                       decoder_gates_grad[t])
-            input_grad = torch.mm(decoder_gates_grad[t], decoder_w)  # [B, H1 + D + H2]
-            decoder_hidden_carry = input_grad[:, recurrent_size:]
+        # Each step's views, made before the loops by one unbind per buffer (see LstmSteps).
+        unbind = lambda x: x.unbind(0) if x is not None else None  # noqa: E731
+        decoder_hidden_grad_out_t = unbind(decoder_hidden_grad_out)
+        context_grad_out_t = unbind(context_grad_out)
+        alignments_grad_t, alignments_t = unbind(alignments_grad), alignments.unbind(1)
+        attention_masks_t, decoder_masks_t = unbind(attention_masks), unbind(decoder_masks)
+        attention_gates_grad_t = unbind(attention_gates_grad)
+        decoder_gates_grad_t = unbind(decoder_gates_grad)
+        context_grad_t, scores_grad_t = unbind(context_grad), unbind(scores_grad)
+        query_grad_t = unbind(query_grad)
+        energies_t, sum_grad_t = unbind(energies_tanh), unbind(sum_grad)
+        sum_grad_flat = unbind(sum_grad.view(steps, batch * symbols, attention_dim))
+        window_grads_inner = window_grads[:, pad:pad + symbols]
+        history_grad = memory.new_empty(batch, symbols, 2)
+        history_grad_weights, history_grad_cumulative = history_grad.unbind(2)
 
+        # The decoder LSTM's chain first: nothing it reads comes back from the attention side (the
+        # frame a free-running step feeds back is detached), so its input gradients of all steps
+        # are then one product instead of one per step.
+        for t in range(steps - 1, -1, -1):
+            hidden_grad_t = decoder_hidden_grad_out_t[t] + decoder_hidden_carry
+            if decoder_masks_t is not None:
+                hidden_grad_t.mul_(decoder_masks_t[t])
+            decoder_cell_carry = decoder_lstm.backward(t, hidden_grad_t, decoder_cell_carry,
+                                                       decoder_gates_grad_t[t])
+            decoder_hidden_carry = torch.mm(decoder_gates_grad_t[t], decoder_w[:, recurrent_size:])
+        decoder_input_grad = torch.mm(decoder_gates_grad.view(steps * batch, 4 * decoder_size),
+                                      decoder_w[:, :recurrent_size]).view(steps, batch, recurrent_size)
+        decoder_attention_grad_t = decoder_input_grad[:, :, :attention_size].unbind(0)
+        decoder_context_grad_t = decoder_input_grad[:, :, attention_size:].unbind(0)
+
+        for t in range(steps - 1, -1, -1):
             # Attention: context_t = weights_t @ memory, weights_t = softmax(scores_t),
             # scores_t = tanh(sum_t) @ v.
-            context_grad_t = torch.add(context_grad_out[t], input_grad[:, attention_size:recurrent_size],
-                                       out=context_grad[t])
-            context_grad_t.add_(context_carry)
-            weights_grad = (alignments_grad[t] + weights_carry)[:, :, None]
-            weights_grad = torch.baddbmm(weights_grad, memory, context_grad_t[:, :, None])[:, :, 0]
-            scores_grad_t = torch._softmax_backward_data(weights_grad, alignments[:, t], 1, memory.dtype)
-            scores_grad[t] = scores_grad_t
-            energies = energies_tanh[t]
-            torch.mul(scores_grad_t[:, :, None], v, out=tanh_grad)
+            context_grad_now = torch.add(context_grad_out_t[t], decoder_context_grad_t[t],
+                                         out=context_grad_t[t])
+            context_grad_now.add_(context_carry)
+            weights_grad = (alignments_grad_t[t] + weights_carry).unsqueeze(2)
+            weights_grad = torch.baddbmm(weights_grad, memory, context_grad_now.unsqueeze(2)).squeeze(2)
+            scores_grad_now = torch._softmax_backward_data(weights_grad, alignments_t[t], 1, memory.dtype)
+            scores_grad_t[t].copy_(scores_grad_now)
+            energies = energies_t[t]
+            torch.mul(scores_grad_now.unsqueeze(2), v, out=tanh_grad)
             torch.mul(tanh_grad, energies, out=tanh_grad_times_tanh)
-            sum_grad_t = torch.addcmul(tanh_grad, tanh_grad_times_tanh, energies, value=-1,
-                                       out=sum_grad[t])  # (1 - tanh^2) * tanh_grad
-            query_grad_t = torch.sum(sum_grad_t, dim=1, out=query_grad[t])
-            window_grads[:, pad:pad + symbols] = torch.mm(
-                sum_grad_t.view(batch * symbols, attention_dim), location_reversed_w
-            ).view(batch, symbols, 2 * kernel)
-            history_grad = history_grad_view.sum(3)  # [B, N, 2]
-            cumulative_carry.add_(history_grad[:, :, 1])
-            weights_carry = history_grad[:, :, 0] + cumulative_carry
+            torch.addcmul(tanh_grad, tanh_grad_times_tanh, energies, value=-1,
+                          out=sum_grad_t[t])  # (1 - tanh^2) * tanh_grad
+            query_grad_now = torch.sum(sum_grad_t[t], dim=1, out=query_grad_t[t])
+            window_grads_inner.copy_(torch.mm(sum_grad_flat[t], location_reversed_w).view(
+                batch, symbols, 2 * kernel))
+            torch.sum(history_grad_view, dim=3, out=history_grad)  # [B, N, 2]
+            cumulative_carry.add_(history_grad_cumulative)
+            weights_carry = history_grad_weights + cumulative_carry
 
             # Attention LSTM (its hidden state feeds the query and the decoder LSTM).
-            hidden_grad_t = input_grad[:, :attention_size] + attention_hidden_carry
-            hidden_grad_t.addmm_(query_grad_t, query_w)
-            if attention_masks is not None:
-                hidden_grad_t.mul_(attention_masks[t])
+            hidden_grad_t = decoder_attention_grad_t[t] + attention_hidden_carry
+            hidden_grad_t.addmm_(query_grad_now, query_w)
+            if attention_masks_t is not None:
+                hidden_grad_t.mul_(attention_masks_t[t])
             attention_cell_carry = attention_lstm.backward(t, hidden_grad_t, attention_cell_carry,
-                                                           attention_gates_grad[t])
-            recurrent_grad = torch.mm(attention_gates_grad[t], attention_recurrent_w)  # [B, H1 + D]
+                                                           attention_gates_grad_t[t])
+            recurrent_grad = torch.mm(attention_gates_grad_t[t], attention_recurrent_w)  # [B, H1 + D]
             attention_hidden_carry = recurrent_grad[:, :attention_size]
             context_carry = recurrent_grad[:, attention_size:]
 
@@ -420,7 +504,7 @@ class DecoderLoop(torch.autograd.Function):
         pool.give_back(taken)
         # Each bias gets its own tensor: autograd may adopt a returned gradient as `.grad`, and
         # one tensor shared by two parameters would then be clipped twice in place.
-        return (None, memory_grad, processed_memory_grad, None, prenet_out_grad, None,
+        return (None, None, memory_grad, processed_memory_grad, None, prenet_out_grad, None,
                 attention_w_ih_grad, attention_w_hh_grad, attention_b_grad, attention_b_grad.clone(),
                 query_w_grad, location_conv_grad, location_layer_grad, v_grad,
                 decoder_w_ih_grad, decoder_w_hh_grad, decoder_b_grad, decoder_b_grad.clone(),
@@ -431,18 +515,25 @@ def fused_decoder_loop(decoder, memory: torch.Tensor, text_mask: torch.Tensor, i
                        teacher_forcing_ratio: float) -> tuple[torch.Tensor, torch.Tensor]:
     """`Decoder.forward`'s loop for training: memory [B, N, D], inputs [B, T, n_mels] (each step's
     teacher frame) -> projection inputs [B, T, H2 + D] and alignments [B, T, N]. Under full teacher
-    forcing the prenet runs before the loop for all steps (as in the reference path, with the same
-    dropout draws); with teacher_forcing_ratio < 1 it runs per step inside the Function."""
+    forcing the prenet runs before the loop for all steps (as in the reference path); with
+    teacher_forcing_ratio < 1 it runs per step inside the Function."""
     config = decoder.config
-    steps = inputs.size(1)
+    batch, steps = inputs.shape[:2]
     free_running = teacher_forcing_ratio < 1.0
-    prenet_out = None if free_running else decoder.prenet_input(inputs).transpose(0, 1)
+    drawn = (draw_loop_masks(decoder, steps, batch, memory)
+             if decoder.cheap_masks and memory.device.type == "cpu" else None)
+    if free_running:
+        prenet_out = None
+    elif drawn is None:  # the reference's draws, in its order
+        prenet_out = decoder.prenet_input(inputs).transpose(0, 1)
+    else:
+        prenet_out = decoder.prenet(decoder.standardize(inputs.transpose(0, 1)), drawn.prenet)
     processed_memory = decoder.attention.memory_layer(memory)
     settings = LoopSettings(steps, config.attention_dropout, config.decoder_dropout,
                             decoder.prenet.dropout, float(teacher_forcing_ratio), decoder.r, decoder.n_mels)
     attention_rnn, attention, decoder_rnn = decoder.attention_rnn, decoder.attention, decoder.decoder_rnn
     hidden, alignments = DecoderLoop.apply(
-        settings, memory, processed_memory, text_mask, prenet_out, inputs,
+        settings, drawn, memory, processed_memory, text_mask, prenet_out, inputs,
         attention_rnn.weight_ih, attention_rnn.weight_hh, attention_rnn.bias_ih, attention_rnn.bias_hh,
         attention.query_layer.weight, attention.location_conv.weight, attention.location_layer.weight,
         attention.v.weight, decoder_rnn.weight_ih, decoder_rnn.weight_hh, decoder_rnn.bias_ih,

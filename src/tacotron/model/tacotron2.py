@@ -117,9 +117,12 @@ class Prenet(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(sizes, sizes[1:]))
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for linear in self.layers:
-            x = F.dropout(F.relu(linear(x)), p=self.dropout, training=True)
+    def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """`masks`: one scaled keep mask per layer, drawn by the caller (the fused training loop's
+        `draw_loop_masks`); None: F.dropout draws them."""
+        for index, linear in enumerate(self.layers):
+            x = F.relu(linear(x))
+            x = F.dropout(x, p=self.dropout, training=True) if masks is None else x * masks[index]
         return x
 
 
@@ -189,6 +192,9 @@ class Decoder(nn.Module):
         # (model/decoder_loop.py; train.fused_decoder); False: the step-by-step autograd loop below,
         # the reference. A plain attribute, not state: checkpoints do not carry it.
         self.fused_training = True
+        # The fused loop on CPU draws all its dropout masks (prenet, both LSTMs) at once from
+        # random bits (model/dropout.py); False: F.dropout per step, the reference's own draws.
+        self.cheap_masks = True
 
     def set_mel_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         self.mel_mean.copy_(mean)
