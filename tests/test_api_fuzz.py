@@ -33,7 +33,6 @@ import json
 import os
 import socket
 import string
-import threading
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -44,6 +43,7 @@ import requests
 
 from tacotron.config import ServeConfig, load_config
 
+from support.http_server import serving
 from support.voices import save_untrained_voice
 
 schemathesis = pytest.importorskip("schemathesis", reason="the API fuzzing needs schemathesis (the test extra)")
@@ -95,8 +95,6 @@ def allowed_server_errors() -> set[int]:
 @contextmanager
 def fuzzed_server(folder: Path):
     """uvicorn in a thread on 127.0.0.1, any free port, serving one tiny untrained voice; yields its URL."""
-    import uvicorn
-
     from tacotron.serve.app import create_app
     from tacotron.serve.voices import load_voices
 
@@ -106,20 +104,9 @@ def fuzzed_server(folder: Path):
     if wyoming_available():
         settings.wyoming = "tcp://127.0.0.1:0"
     app = create_app(load_voices([f"fast={folder / 'fast'}"], vocoder="griffin-lim"), settings, api_key="")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
     wyoming = app.state.wyoming.address if getattr(app.state, "wyoming", None) else None
-    try:
-        yield f"http://127.0.0.1:{port}", wyoming
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+    with serving(app) as url:
+        yield url, wyoming
 
 
 def wyoming_available() -> bool:

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +23,7 @@ import soundfile
 
 from tacotron.config import ServeConfig, load_config
 
+from support.http_server import serving
 from support.voices import save_untrained_voice
 
 pytestmark = pytest.mark.slow
@@ -61,26 +61,13 @@ def voice_specs(tmp_path_factory):
 @contextmanager
 def running_server(voice_specs, api_key: str = "", **settings):
     """uvicorn in a thread on 127.0.0.1, any free port; yields its base URL."""
-    import uvicorn
-
     from tacotron.serve.app import create_app
     from tacotron.serve.voices import load_voices
 
     app = create_app(load_voices(voice_specs, vocoder="griffin-lim"),
                      ServeConfig(port=0, **settings), api_key=api_key)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

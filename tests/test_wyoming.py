@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 from tacotron.config import ServeConfig, load_config
 
+from support.http_server import serving
 from test_serve import (LONG_TEXT, SAMPLE_RATE, VOICES, build_checkpoint, build_multi_speaker, call, metric,
                         wait_for)
 
@@ -49,26 +49,13 @@ def voice_specs(tmp_path_factory):
 @contextmanager
 def running_servers(voice_specs, wyoming_uri: str, **settings):
     """uvicorn on a free loopback port with the Wyoming server beside it: (HTTP URL, Wyoming URI)."""
-    import uvicorn
-
     from tacotron.serve.app import create_app
     from tacotron.serve.voices import load_voices
 
     app = create_app(load_voices(voice_specs, vocoder="griffin-lim"),
                      ServeConfig(port=0, wyoming=wyoming_uri, **settings), api_key="")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", app.state.wyoming.address
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+    with serving(app) as url:
+        yield url, app.state.wyoming.address
 
 
 @pytest.fixture(scope="module")
