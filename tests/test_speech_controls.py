@@ -152,7 +152,9 @@ def test_streamed_segments_carry_their_own_word_times_and_join_to_the_same_resul
     assert np.array_equal(joined.waveform, whole.waveform) and joined.words == whole.words
     # A streaming server post-processes each segment alone: the words move with its trim.
     audio, words = synthesizer.postprocess_with_words(spoken[0].audio, spoken[0].words)
-    cut, _ = postprocess.silence_bounds(postprocess.noise_gate(spoken[0].audio, SAMPLE_RATE), SAMPLE_RATE)
+    gated = (postprocess.noise_gate(spoken[0].audio, SAMPLE_RATE) if synthesizer.config.postprocess.noise_gate
+             else spoken[0].audio)
+    cut, _ = postprocess.silence_bounds(gated, SAMPLE_RATE)
     assert len(audio) == len(synthesizer.postprocess(spoken[0].audio))
     assert [w.start for w in words] == pytest.approx([max(w.start - cut / SAMPLE_RATE, 0)
                                                       for w in spoken[0].words])

@@ -145,6 +145,19 @@ def test_an_exported_voice_is_weights_and_manifest_and_warm_starts_from_it(tmp_p
     assert config.model.encoder_dim == 16 and config.model.postnet_dropout == 0.4
 
 
+def test_an_exported_voice_speaks_with_the_settings_given_at_export(tmp_path):
+    source = load_voice(CHECKPOINT).config.postprocess
+    path = export_voice(CHECKPOINT, tmp_path / "voice",
+                        overrides=[f"postprocess.noise_gate={str(not source.noise_gate).lower()}",
+                                   "inference.seed=11"])
+    card = json.loads((tmp_path / "voice" / base_voices.MANIFEST_FILE).read_text())
+    assert card["postprocess"]["noise_gate"] is (not source.noise_gate) and card["inference"]["seed"] == 11
+    exported = load_acoustic(path).voice.config
+    assert exported.postprocess.noise_gate is (not source.noise_gate) and exported.inference.seed == 11
+    with pytest.raises(UserError, match="model.encoder_dim"):
+        export_voice(CHECKPOINT, tmp_path / "bad", overrides=["model.encoder_dim=32"])
+
+
 def test_an_onnx_export_carries_the_manifest(tmp_path):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")

@@ -369,7 +369,11 @@ class InferenceConfig:
 class PostprocessConfig:
     """Waveform clean-up after the vocoder, in this order; each step can be switched off."""
 
-    noise_gate: bool = True  # attenuate hiss between words (STFT magnitude gate with hysteresis)
+    # Attenuate hiss between words (STFT magnitude gate with hysteresis). Off by default: on 12
+    # held-out sentences it lowered the predicted MOS of every voice measured, recordings included
+    # (joe's own 4.20 -> 4.02, the fine-tuned demo voice 2.19 -> 1.96, base-ru 2.34 -> 2.21; with
+    # Griffin-Lim too), where HiFi-GAN leaves little hiss to remove (docs/results.md 2026-12-07).
+    noise_gate: bool = False
     trim: bool = True  # cut leading and trailing silence
     loudness_lufs: float | None = -20.0  # ITU-R BS.1770 integrated loudness target; None: off
     true_peak_dbtp: float | None = -1.0  # limiter ceiling; None: off

@@ -13,10 +13,11 @@ from tacotron.runs.base_voices import write_voice
 
 
 def export_voice(checkpoint: str | Path, out_dir: str | Path,
-                 extra_manifest: str | Path | None = None) -> Path:
+                 extra_manifest: str | Path | None = None, overrides: list[str] | None = None) -> Path:
     """`tacotron export --format voice`: the checkpoint (file, run folder or base voice) as out_dir/voice.pt
-    and manifest.json; `extra_manifest`, a JSON file, adds entries to the JSON (data, command, figures)."""
-    loaded = load_acoustic(checkpoint, if_vocoder="export a Tacotron 2 checkpoint as a voice")
+    and manifest.json; `extra_manifest`, a JSON file, adds entries to the JSON (data, command, figures);
+    `overrides` (`inference.*=...`, `postprocess.*=...`) change how the voice speaks by default."""
+    loaded = load_acoustic(checkpoint, overrides=overrides, if_vocoder="export a Tacotron 2 checkpoint as a voice")
     path, voice = loaded.path, loaded.voice.manifest()
     source, cwd = path.resolve(), Path.cwd().resolve()
     about = {

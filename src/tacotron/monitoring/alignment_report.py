@@ -25,6 +25,7 @@ from tacotron.audio.mel import MelSpectrogram
 from tacotron.files import atomic_write_text
 from tacotron.inference import Synthesizer
 from tacotron.model.alignment_metrics import AlignmentScores, score_alignment
+from tacotron.model.tacotron2 import TacotronOutput
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.acoustic import load_voice
 from tacotron.runs.events import read_events
@@ -34,8 +35,9 @@ RAW_MODEL = ["inference.max_segment_chars=100000", "inference.max_retries=0",
              "inference.attention_constraint=off"]
 
 
-def teacher_forced_alignment(synthesizer: Synthesizer, text: str, mel: torch.Tensor) -> np.ndarray:
-    """Attention of the model fed the real log-mel [n_mels, frames] of `text`: [steps, N]."""
+def teacher_forced(synthesizer: Synthesizer, text: str, mel: torch.Tensor) -> TacotronOutput:
+    """The model's output (batch of one) when fed the real log-mel [n_mels, frames] of `text`,
+    padded with silence to a whole number of decoder steps."""
     config = synthesizer.config
     r = config.model.reduction_factor
     padded = torch.full((1, mel.size(0), math.ceil(mel.size(1) / r) * r),
@@ -45,10 +47,16 @@ def teacher_forced_alignment(synthesizer: Synthesizer, text: str, mel: torch.Ten
     device = synthesizer.device  # every input where the model is (a CUDA model takes no CPU text)
     speaker = synthesizer.speaker_id()  # a multi-speaker model's default speaker
     with torch.no_grad():
-        output = synthesizer.model(torch.tensor([ids], device=device),
-                                   torch.tensor([len(ids)], device=device), padded.to(device),
-                                   torch.tensor([mel.size(1)], device=device),
-                                   speakers=None if speaker is None else torch.tensor([speaker], device=device))
+        return synthesizer.model(torch.tensor([ids], device=device),
+                                 torch.tensor([len(ids)], device=device), padded.to(device),
+                                 torch.tensor([mel.size(1)], device=device),
+                                 speakers=None if speaker is None else torch.tensor([speaker], device=device))
+
+
+def teacher_forced_alignment(synthesizer: Synthesizer, text: str, mel: torch.Tensor) -> np.ndarray:
+    """Attention of the model fed the real log-mel [n_mels, frames] of `text`: [steps, N]."""
+    r = synthesizer.config.model.reduction_factor
+    output = teacher_forced(synthesizer, text, mel)
     return output.alignments[0, : math.ceil(mel.size(1) / r)].float().cpu().numpy()
 
 
