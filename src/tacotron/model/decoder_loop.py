@@ -526,8 +526,8 @@ def fused_decoder_loop(decoder, memory: torch.Tensor, text_mask: torch.Tensor, i
         prenet_out = None
     elif drawn is None:  # the reference's draws, in its order
         prenet_out = decoder.prenet_input(inputs).transpose(0, 1)
-    else:
-        prenet_out = decoder.prenet(decoder.standardize(inputs.transpose(0, 1)), drawn.prenet)
+    else:  # the drawn masks are [T, B, P]
+        prenet_out = decoder.prenet_input(inputs.transpose(0, 1), drawn.prenet)
     processed_memory = decoder.attention.memory_layer(memory)
     settings = LoopSettings(steps, config.attention_dropout, config.decoder_dropout,
                             decoder.prenet.dropout, float(teacher_forcing_ratio), decoder.r, decoder.n_mels)

@@ -204,9 +204,10 @@ class Decoder(nn.Module):
         """Log-mel frames [..., n_mels] -> (frames - mel_mean) / mel_std, what the prenet reads."""
         return (frames - self.mel_mean) / self.mel_std
 
-    def prenet_input(self, frames: torch.Tensor) -> torch.Tensor:
-        """Log-mel frames [..., n_mels] -> the prenet's output for them (standardized first)."""
-        return self.prenet(self.standardize(frames))
+    def prenet_input(self, frames: torch.Tensor, masks: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Log-mel frames [..., n_mels] -> the prenet's output for them (standardized first);
+        `masks`: the prenet's dropout masks when drawn by the caller (Prenet.forward)."""
+        return self.prenet(self.standardize(frames), masks)
 
     def frames(self, hidden: torch.Tensor) -> torch.Tensor:
         """Projection input [..., H] -> the step's r log-mel frames [..., r, n_mels]."""

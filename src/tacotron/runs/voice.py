@@ -157,9 +157,8 @@ def read_voice(manifest: Any, source: str | Path, overrides: list[str] | None = 
             except ConfigError:  # a value this version no longer accepts: its default instead
                 setattr(section, key, default)
     # The weights fix the audio, model and text symbols; a setting of theirs would only fail to load.
-    fixed = [item for item in overrides or []
-             if item.split("=", 1)[0].strip().split(".", 1)[0] in WEIGHT_SECTIONS
-             or item.split("=", 1)[0].strip() in ("text.language", "text.input")]
+    fixed = [item for item, key in ((item, item.split("=", 1)[0].strip()) for item in overrides or [])
+             if key.split(".", 1)[0] in WEIGHT_SECTIONS or key in ("text.language", "text.input")]
     if fixed:
         raise ConfigError(f"{source}: {', '.join(fixed)}: a trained voice's audio, model, text.language and "
                           f"text.input are fixed by its weights; inference.*, postprocess.* and text.stress "
