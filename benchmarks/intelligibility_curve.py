@@ -4,7 +4,7 @@ the minute marks of training time, each evaluated by Whisper on the held-out sen
     flock /tmp/cpu.lock python benchmarks/intelligibility_curve.py \
         --variant old en data/old-en text.input=characters \
         --variant new en data/espeak-en \
-        [--minutes 5,10,20,30 | --steps 1000,2000,4000] [--limit N] [--out runs/curve]
+        [--minutes 5,10,20,30 | --steps 1000,2000,4000] [--limit N] [--out runs/curve] [--set KEY=VALUE]
 
 A variant is NAME LANGUAGE CORPUS_DIR [key=value ...] (overrides of the cpu-tiny preset). Each run
 trains until the last mark (train.max_minutes); when its training time (Trainer.train_seconds,
@@ -103,7 +103,7 @@ def train_variant(name: str, language: str, data: Path, overrides: list[str], ma
 
 
 def evaluate_variant(name: str, data: Path, marks: list[float], out: Path, limit: int | None,
-                     vocoder: str, by_steps: bool) -> dict:
+                     vocoder: str, by_steps: bool, settings: list[str] | None = None) -> dict:
     """Each kept checkpoint through `tacotron evaluate` (evaluation/report.py), its report in
     OUT/NAME/evaluation-MARK/; a report already there for the same sentence count is read, not redone."""
     figures: dict[str, dict] = {}
@@ -116,7 +116,8 @@ def evaluate_variant(name: str, data: Path, marks: list[float], out: Path, limit
         done = report_dir / "evaluation.json"
         report = json.loads(done.read_text(encoding="utf-8")) if done.is_file() else None
         if report is None or (limit and report["summary"]["sentences"] != limit):
-            report = evaluate_checkpoint(path, data, out_dir=report_dir, vocoder=vocoder, limit=limit)
+            report = evaluate_checkpoint(path, data, out_dir=report_dir, vocoder=vocoder, limit=limit,
+                                         overrides=settings)
         summary = report["summary"]
         figures[f"{mark:g}"] = {"wer": summary["voice_wer"], "cer": summary["voice_cer"],
                                 "mcd_db": summary["mcd_db"], "duration_ratio": summary["duration_ratio"],
@@ -136,6 +137,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="evaluate only the first N held-out sentences")
     parser.add_argument("--out", default="runs/intelligibility-curve")
     parser.add_argument("--vocoder", default="default")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an inference.* or postprocess.* setting every checkpoint speaks with (repeat), "
+                             "e.g. postprocess.noise_gate=false for runs saved when the gate was on by default")
     args = parser.parse_args()
     by_steps = bool(args.steps)
     marks = sorted(float(value) for value in (args.steps or args.minutes).split(","))
@@ -147,7 +151,8 @@ def main() -> None:
     out = Path(args.out)
     for name, language, data, overrides in variants:  # all training first, then all evaluation
         train_variant(name, language, data, overrides, marks, out, by_steps)
-    result = {name: evaluate_variant(name, args.eval_data or data, marks, out, args.limit, args.vocoder, by_steps)
+    result = {name: evaluate_variant(name, args.eval_data or data, marks, out, args.limit, args.vocoder, by_steps,
+                                     args.set)
               for name, _, data, _ in variants}
     print(json.dumps(result))
 

@@ -10,7 +10,10 @@ def test_defaults_are_the_paper_and_presets_override():
     assert Config().model.reduction_factor == 1 and Config().model.decoder_rnn_dim == 1024
     tiny = load_config("cpu-tiny")
     assert tiny.model.reduction_factor == 3 and tiny.model.decoder_rnn_dim == 256
-    assert {"cpu-tiny", "paper"} <= set(presets())
+    assert {"cpu-tiny", "cpu-small", "paper"} <= set(presets())
+    small = load_config("cpu-small")  # cpu-tiny 1.5 times as wide, its other settings the same
+    assert small.model.decoder_rnn_dim == 384 and small.model.encoder_dim == 192
+    assert small.model.reduction_factor == tiny.model.reduction_factor and small.train == tiny.train
 
 
 def test_overrides_are_typed():
