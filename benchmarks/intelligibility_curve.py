@@ -139,7 +139,8 @@ def main() -> None:
     parser.add_argument("--vocoder", default="default")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="an inference.* or postprocess.* setting every checkpoint speaks with (repeat), "
-                             "e.g. postprocess.noise_gate=false for runs saved when the gate was on by default")
+                             "e.g. postprocess.noise_gate=false for runs saved when the gate was on by default; "
+                             "reports already in --out are read as they are, so give a fresh --out when these change")
     args = parser.parse_args()
     by_steps = bool(args.steps)
     marks = sorted(float(value) for value in (args.steps or args.minutes).split(","))
