@@ -45,9 +45,16 @@ def speak(checkpoint) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assert_speaks_as_on_2026_12_07(checkpoint) -> None:
+    """The same mel to float32 rounding, and the same waveform to Griffin-Lim's amplification of it.
+    Bit-identical holds only on the CPU that made the fixture: on another (an AMD EPYC, 2026-12-07)
+    summation order moved the mel by 1.4e-6 at most, which Griffin-Lim's 48 phase iterations turned
+    into a waveform 1.2% away (relative L2, correlation 0.99993). A changed model, text front end or
+    decoder moves the mel by orders of magnitude more, or changes its length."""
     mel, waveform = speak(checkpoint)
-    assert np.array_equal(mel, np.load(FIXTURE / "mel.npy"))
-    assert np.array_equal(waveform, np.load(FIXTURE / "waveform.npy"))
+    expected_mel, expected_waveform = np.load(FIXTURE / "mel.npy"), np.load(FIXTURE / "waveform.npy")
+    assert mel.shape == expected_mel.shape and np.abs(mel - expected_mel).max() <= 1e-4
+    assert waveform.shape == expected_waveform.shape
+    assert np.linalg.norm(waveform - expected_waveform) <= 0.05 * np.linalg.norm(expected_waveform)
 
 
 def saved(tmp_path: Path, state: dict, name: str = "voice.pt") -> Path:
@@ -56,7 +63,7 @@ def saved(tmp_path: Path, state: dict, name: str = "voice.pt") -> Path:
     return path
 
 
-def test_the_voice_of_2026_12_07_loads_and_speaks_bit_identically(one_thread):
+def test_the_voice_of_2026_12_07_loads_and_speaks_as_it_did(one_thread):
     voice = load_voice(CHECKPOINT)
     assert voice.step == 4 and voice.speaking_rate and voice.provenance["val_metrics"]["mel_l1"] > 0
     assert voice.config.text.input == "characters" and voice.config.model.reduction_factor == 3
