@@ -132,3 +132,36 @@ def test_status_shows_the_last_intelligibility_figures(tmp_path):
     shown = format_status(status)
     assert "intelligibility: wer 0.75  cer 0.5  mcd_db 9.5 (step 100)" in shown
     assert "naturalness: mos 2.03  source_mos 4.08 (predicted MOS 1-5, step 100)" in shown
+
+
+def test_an_evaluation_reuses_given_syntheses_and_recordings_heard_in_a_second_process(corpus_en):
+    """What the demo does: the held-out recordings are heard in another process while it trains, and
+    the sentences it already spoke are not spoken again."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tacotron.audio.io import load_audio
+    from tacotron.audio.recognizer import Recognizer
+    from tacotron.config import load_config
+    from tacotron.evaluation.intelligibility import evaluate_sentences, hear_recordings
+    from tacotron.inference import Synthesis, Synthesizer
+
+    settings = load_config("cpu-tiny", overrides=["eval.demo_sentences=2"]).eval
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        heard = pool.submit(hear_recordings, corpus_en, settings, "en", 22050).result()
+    sentences = held_out_sentences(corpus_en, limit=2)
+    assert set(heard) == {sentence.id for sentence in sentences}
+    first = sentences[0]
+    recording, _ = load_audio(first.source, 22050)
+    # The "voice" of the first sentence is its own recording, spoken before: heard as the recording
+    # is, at distance 0 from it, with the seconds it was given.
+    given = Synthesis(text=first.text, waveform=recording, sample_rate=22050, segments=[])
+    synthesizer = Synthesizer.from_checkpoint("base-en", vocoder="griffin-lim")
+    recognizer = Recognizer(language="en", threads=1)
+    evaluation = evaluate_sentences(synthesizer, recognizer, sentences, progress=False,
+                                    heard_sources=heard, synthesized={first.id: (given, 0.5)})
+    reused, spoken = evaluation.sentences
+    assert reused.synthesis_seconds == 0.5 and reused.mcd_db == pytest.approx(0.0, abs=1e-6)
+    assert reused.voice.normalized == reused.source.normalized
+    assert reused.source is heard[first.id] and spoken.source is heard[sentences[1].id]
+    assert spoken.mcd_db > 1.0 and spoken.synthesis_seconds != 0.5  # spoken by base-en here

@@ -5,9 +5,10 @@ import torch
 
 from tacotron.config import LossConfig, load_config
 from tacotron.model.alignment_metrics import diagonality, focus_rate, monotonicity, score_batch
-from tacotron.model.losses import (Tacotron2Loss, Targets, gate_loss, gate_scores, gate_targets,
-                                   guided_attention_loss, guided_attention_weights,
-                                   masked_mel_losses)
+from tacotron.model.losses import (Tacotron2Loss, Targets, adversarial_mel_loss, discriminator_loss,
+                                   gate_loss, gate_scores, gate_targets, guided_attention_loss,
+                                   guided_attention_weights, masked_mel_losses)
+from tacotron.model.mel_discriminator import MelDiscriminator, matched_crops
 from tacotron.model.tacotron2 import Tacotron2, lengths_to_mask
 
 
@@ -69,6 +70,50 @@ def test_masked_mel_losses_ignore_padding():
     assert float(l1) == pytest.approx(0.5)
     prediction[1, :, 6:] += 100.0  # padding of the second item
     assert masked_mel_losses(prediction, target, mask)[1] == pytest.approx(0.5)
+
+
+def test_matched_crops_take_the_same_valid_window_from_prediction_and_recording():
+    torch.manual_seed(0)
+    target = torch.randn(3, 8, 40)
+    prediction = target + 0.25
+    lengths = torch.tensor([40, 30, 20])
+    prediction[1, :, 30:] = float("nan")  # padding: never inside a crop
+    prediction[2, :, 20:] = float("nan")
+    for _ in range(20):
+        predicted, recorded = matched_crops(prediction, target, lengths, crop_frames=16)
+        assert predicted.shape == recorded.shape == (3, 8, 16)
+        assert torch.allclose(predicted - recorded, torch.full_like(recorded, 0.25))
+    # The window shrinks to the shortest utterance rather than reading its padding.
+    predicted, recorded = matched_crops(prediction, target, lengths, crop_frames=64)
+    assert predicted.shape == (3, 8, 20) and not predicted.isnan().any()
+
+
+def test_least_squares_gan_terms():
+    ones, zeros = torch.ones(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
+    # The discriminator's loss: 0 when it calls recordings 1 and predictions 0, 2 when it is fooled.
+    assert float(discriminator_loss(ones, zeros)) == 0.0
+    assert float(discriminator_loss(zeros, ones)) == 2.0
+    features = [torch.randn(2, 3, 4, 4), torch.randn(2, 3, 2, 2)]
+    # The model's term: 0 when the prediction is called real and its features match the recording's.
+    assert float(adversarial_mel_loss(ones, features, features)) == 0.0
+    shifted = [f + 0.5 for f in features]
+    assert float(adversarial_mel_loss(zeros, features, shifted)) == pytest.approx(1.0 + 0.5)
+
+
+def test_the_discriminator_reads_standardized_patches_and_its_gradient_reaches_the_prediction():
+    torch.manual_seed(0)
+    discriminator = MelDiscriminator(n_mels=8, channels=4)
+    mean, std = torch.linspace(-8, 0, 8), torch.linspace(1, 3, 8)
+    discriminator.set_mel_statistics(mean, std)
+    standard = torch.randn(2, 8, 16)
+    logits, features = discriminator(standard * std[:, None] + mean[:, None])
+    reference = MelDiscriminator(n_mels=8, channels=4)
+    reference.load_state_dict({**discriminator.state_dict(), "mel_mean": torch.zeros(8), "mel_std": torch.ones(8)})
+    assert torch.allclose(logits, reference(standard)[0], atol=1e-5)
+    assert logits.shape == (2, 1, 2, 4) and len(features) == 4
+    prediction = torch.randn(2, 8, 16, requires_grad=True)
+    adversarial_mel_loss(*discriminator(prediction)[:1], discriminator(standard)[1], discriminator(prediction)[1]).backward()
+    assert prediction.grad.abs().sum() > 0
 
 
 def test_gate_targets_and_loss_mask():

@@ -140,6 +140,30 @@ def test_resume_continues_exactly(corpus_en, fast_config, tmp_path):
         assert torch.equal(a, b), name
 
 
+def test_adversarial_loss_trains_a_discriminator_that_a_resume_continues_exactly(corpus_en, fast_config, tmp_path):
+    """loss.adversarial_weight > 0: the discriminator learns, is saved with the weights and a resumed
+    run continues it bit for bit; the model's step differs from a run without the term."""
+    adversarial = "loss.adversarial_weight=0.5"
+    straight = train(fast_config("train.max_steps=8", adversarial), corpus_en, tmp_path / "a")
+    plain = train(fast_config("train.max_steps=8"), corpus_en, tmp_path / "plain")
+    assert plain.task.discriminator is None
+    fresh = type(straight.task.discriminator)(straight.config.audio.n_mels)
+    moved = [name for name, value in straight.task.discriminator.state_dict().items()
+             if name.endswith("weight") and not torch.equal(value, fresh.state_dict()[name])]
+    assert moved
+    assert not torch.equal(straight.task.model.postnet.state_dict()["layers.0.0.weight"],
+                           plain.task.model.postnet.state_dict()["layers.0.0.weight"])
+    train(fast_config("train.max_steps=4", adversarial), corpus_en, tmp_path / "b")
+    state = ckpt.load_checkpoint(ckpt.step_checkpoints(tmp_path / "b")[-1][1])
+    assert set(state["discriminator"]) == {"model", "optimizer"}
+    resumed = train(fast_config("train.max_steps=8", adversarial), corpus_en, tmp_path / "b")
+    assert resumed.resumed_from.name == "step_0000004.pt"
+    for module in ("model", "discriminator"):
+        for (name, a), (_, b) in zip(getattr(straight.task, module).state_dict().items(),
+                                     getattr(resumed.task, module).state_dict().items()):
+            assert torch.equal(a, b), (module, name)
+
+
 def run_cli(*args, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "tacotron.cli", *args], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)

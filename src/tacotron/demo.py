@@ -13,8 +13,10 @@ on the same ten minutes of nsh, CER 0.166 from it against 0.277 from base-en acr
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -23,8 +25,9 @@ from tacotron.audio.io import save_wav
 from tacotron.config import load_config, set_value
 from tacotron.data.corpus import make_corpus, read_test_sentences
 from tacotron.data.prepare import prepare
+from tacotron.errors import UserError
 from tacotron.evaluation.callback import run_callbacks
-from tacotron.evaluation.intelligibility import intelligibility_report
+from tacotron.evaluation.intelligibility import hear_recordings, intelligibility_report
 from tacotron.files import atomic_write, atomic_write_text
 from tacotron.inference import Synthesizer
 from tacotron.model.alignment_metrics import mean_scores, score_alignment
@@ -80,15 +83,29 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
     prepared = prepare(data_dir, config, progress=progress)
     started = time.monotonic()
     trainer = Trainer(config, prepared, out, callbacks=callbacks, progress=progress)
-    val = trainer.fit()
+    # The target recordings are heard (Whisper, predicted MOS) in a second process while training
+    # keeps one core: about a minute of the report's wait on 2 cores.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        recordings = pool.submit(hear_recordings, data_dir, config.eval, language, config.audio.sample_rate)
+        val = trainer.fit()
+        try:
+            heard_sources = recordings.result()
+        except UserError:  # no recognizer or no held-out recordings: the report says which
+            heard_sources = None
+        except Exception as error:  # the report hears them itself, and says what is wrong
+            print(f"hearing the recordings beside training failed ({error}); hearing them now", file=sys.stderr)
+            heard_sources = None
 
     # Speak with the final weights, the ones the validation figures above describe.
     synthesizer = Synthesizer.from_checkpoint(ckpt.step_checkpoints(out)[-1][1], vocoder=vocoder)
     infer = []
+    synthesized = {}  # the evaluation below reuses these (they are held-out sentences too)
     ordinary = [s for s in read_test_sentences(data_dir) if len(s.text.split()) <= 15]
     for index, sentence in enumerate(ordinary[:INFER_SENTENCES]):
         sentence_id, text = sentence.id, sentence.text
+        spoken = time.monotonic()
         result = synthesizer.synthesize(text)
+        synthesized[sentence_id] = result, time.monotonic() - spoken
         infer.append({"text": text, "frames": result.frames,
                       "stopped_by_gate": result.stopped_by_gate,
                       **mean_scores([segment.scores for segment in result.segments]),
@@ -112,7 +129,8 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
         "val": {key: val[key] for key in ("diagonality", "focus_rate", "monotonicity", "mel_l1")},
         "infer": infer,
         # Whisper on the held-out sentences, the voice's and its target recordings' (evaluation/).
-        "intelligibility": intelligibility_report(synthesizer, data_dir, config.eval, progress=progress),
+        "intelligibility": intelligibility_report(synthesizer, data_dir, config.eval, progress=progress,
+                                                  heard_sources=heard_sources, synthesized=synthesized),
         "wall_seconds": round(time.monotonic() - started, 1),
         "stop_reason": trainer.finished_reason,
         "vocoder": synthesizer.vocoder.name,

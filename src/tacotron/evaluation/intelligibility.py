@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from tacotron.audio.cepstral_distance import mel_cepstral_distortion
@@ -170,18 +171,23 @@ def summarize(sentences: list[SentenceResult]) -> dict[str, float | int | None]:
 
 def evaluate_sentences(synthesizer: Synthesizer, recognizer: Recognizer, sentences: list[HeldOut],
                        progress: bool = True, keep_audio: bool = False,
-                       heard_sources: dict[str, Heard] | None = None) -> Evaluation:
+                       heard_sources: dict[str, Heard] | None = None,
+                       synthesized: dict[str, tuple[Synthesis, float]] | None = None) -> Evaluation:
     """Synthesize, transcribe and score every sentence; `keep_audio` keeps the waveforms and
     alignments on the results (for the HTML page). `heard_sources`: transcripts of the source
-    recordings by sentence id, reused and filled in (a recording does not change between evaluations)."""
+    recordings by sentence id, reused and filled in (a recording does not change between evaluations).
+    `synthesized`: (synthesis, its seconds) by sentence id, spoken by this synthesizer already."""
     heard_sources = {} if heard_sources is None else heard_sources
     language = synthesizer.frontend.language
     results = []
     for sentence in tqdm(sentences, desc="evaluate", unit="sentence", disable=not progress):
         reference = normalize_for_scoring(sentence.text, language)
-        started = time.monotonic()
-        synthesis: Synthesis = synthesizer.synthesize(sentence.text)
-        synthesis_seconds = time.monotonic() - started
+        if synthesized and sentence.id in synthesized:
+            synthesis, synthesis_seconds = synthesized[sentence.id]
+        else:
+            started = time.monotonic()
+            synthesis = synthesizer.synthesize(sentence.text)
+            synthesis_seconds = time.monotonic() - started
         voice = hear(recognizer, synthesis.waveform, synthesis.sample_rate, reference, language)
         source = mcd_db = duration_ratio = None
         if sentence.source is not None:
@@ -204,16 +210,37 @@ REPORT_FIGURES = ("sentences", "voice_wer", "voice_cer", "source_wer", "source_c
                   "voice_mos", "source_mos")
 
 
-def intelligibility_report(synthesizer: Synthesizer, data_dir: str | Path, settings, progress: bool = True) -> dict:
+def hear_recordings(data_dir: str | Path, settings, language: str, sample_rate: int,
+                    threads: int = 1) -> dict[str, Heard]:
+    """The held-out recordings of `data_dir` that intelligibility_report reads, heard (Whisper and
+    predicted MOS, as `hear`) at `sample_rate` with `threads` threads, by sentence id. The demo runs
+    it in a second process while training keeps the other core (one core is what a cpu-tiny step
+    uses), so the report waits only for the voice's own sentences."""
+    torch.set_num_threads(threads)
+    recognizer = Recognizer(settings.asr_model or None, language=language, threads=threads)
+    heard = {}
+    for sentence in held_out_sentences(data_dir, limit=settings.demo_sentences or None):
+        if sentence.source is not None:
+            recording, _ = load_audio(sentence.source, sample_rate)
+            heard[sentence.id] = hear(recognizer, recording, sample_rate,
+                                      normalize_for_scoring(sentence.text, language), language)
+    return heard
+
+
+def intelligibility_report(synthesizer: Synthesizer, data_dir: str | Path, settings, progress: bool = True,
+                           heard_sources: dict[str, Heard] | None = None,
+                           synthesized: dict[str, tuple[Synthesis, float]] | None = None) -> dict:
     """Evaluate `synthesizer` on the corpus's held-out sentences (the first settings.demo_sentences,
     0 = all) with the recognizer of `settings` (an EvalConfig); a missing recognizer is reported in
-    the result ("error") instead of raised, so a finished training run still writes its report."""
+    the result ("error") instead of raised, so a finished training run still writes its report.
+    `heard_sources` and `synthesized`: as evaluate_sentences takes them."""
     try:
         recognizer = Recognizer(settings.asr_model or None, language=synthesizer.frontend.language,
                                 threads=settings.asr_threads)
         sentences = held_out_sentences(data_dir, limit=settings.demo_sentences or None)
     except UserError as error:
         return {"error": str(error)}
-    evaluation = evaluate_sentences(synthesizer, recognizer, sentences, progress=progress)
+    evaluation = evaluate_sentences(synthesizer, recognizer, sentences, progress=progress,
+                                    heard_sources=heard_sources, synthesized=synthesized)
     return {"asr_model": recognizer.model_name,
             **{key: evaluation.summary[key] for key in REPORT_FIGURES}}

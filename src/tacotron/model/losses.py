@@ -169,6 +169,21 @@ def ctc_alignment_loss(log_probs: torch.Tensor, text: torch.Tensor, text_lengths
                       reduction="sum", zero_infinity=True) / text_lengths.sum().clamp_min(1)
 
 
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Least-squares GAN (Mao et al. 2017), the discriminator's side:
+    mean (D(y) - 1)^2 + mean D(ŷ)^2 over patch logits (recordings y, predictions ŷ)."""
+    return (real_logits.float() - 1).pow(2).mean() + fake_logits.float().pow(2).mean()
+
+
+def adversarial_mel_loss(fake_logits: torch.Tensor, real_features: list[torch.Tensor],
+                         fake_features: list[torch.Tensor]) -> torch.Tensor:
+    """The acoustic model's adversarial term: least squares, mean (D(ŷ) - 1)^2 (Mao et al. 2017),
+    plus feature matching, the mean over the discriminator's layers l of mean |f_l(y) - f_l(ŷ)|
+    (Kumar et al. 2019, MelGAN), on matched crops of prediction and recording."""
+    matching = sum((real.detach() - fake).abs().mean() for real, fake in zip(real_features, fake_features))
+    return (fake_logits.float() - 1).pow(2).mean() + matching / max(len(fake_features), 1)
+
+
 @dataclass
 class LossWeights:
     """The weights of this step: schedules and the auto-fix controller change them in training."""

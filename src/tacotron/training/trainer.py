@@ -25,8 +25,9 @@ from tacotron.data.dataset import Batch, BucketBatchSampler, MelTextCollate, Mel
 from tacotron.data.prepare import PreparedData
 from tacotron.errors import UserError
 from tacotron.model.alignment_metrics import mean_scores, score_batch
-from tacotron.model.losses import (LossWeights, Tacotron2Loss, Targets, gate_scores,
-                                   masked_mel_losses)
+from tacotron.model.losses import (LossWeights, Tacotron2Loss, Targets, adversarial_mel_loss,
+                                   discriminator_loss, gate_scores, masked_mel_losses)
+from tacotron.model.mel_discriminator import MelDiscriminator, matched_crops
 from tacotron.model.tacotron2 import Tacotron2, lengths_to_mask
 from tacotron.runs import checkpoint as ckpt
 from tacotron.runs.voice import VOICE_ENTRY, make_voice
@@ -137,6 +138,18 @@ class TacotronTask:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.optimizer = adam(self.model.parameters(), train)
         self.criterion = Tacotron2Loss(config.loss)
+        # The adversarial mel loss's discriminator (loss.adversarial_weight; None when off), with
+        # its own Adam at the model's learning rate (betas of GAN practice: 0.5, 0.9).
+        self.discriminator = self.ddp_discriminator = None
+        if config.loss.adversarial_weight > 0:
+            self.discriminator = MelDiscriminator(config.audio.n_mels).to(self.device)
+            self.ddp_discriminator = self.discriminator
+            if loop.world_size > 1:
+                self.ddp_discriminator = torch.nn.parallel.DistributedDataParallel(
+                    self.discriminator,
+                    device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.discriminator_optimizer = torch.optim.Adam(
+                self.discriminator.parameters(), lr=train.learning_rate, betas=(0.5, 0.9))
 
         pad_value = math.log(config.audio.log_floor)
         collate = MelTextCollate(config.model.reduction_factor, pad_value)
@@ -147,6 +160,8 @@ class TacotronTask:
         # run its own.
         if train.standardize_frames and new_run and (not train.init_from or train.warm_start_statistics == "data"):
             self.model.decoder.set_mel_statistics(*(t.to(self.device) for t in train_set.mel_statistics()))
+        if self.discriminator is not None and new_run:  # it reads patches as the model writes frames
+            self.discriminator.set_mel_statistics(self.model.decoder.mel_mean, self.model.decoder.mel_std)
         self.speaking_rate = train_set.speaking_rate()
         self.sampler = BucketBatchSampler(train_set.frames, train.batch_size, train.seed,
                                           rank=loop.rank, world_size=loop.world_size)
@@ -174,6 +189,9 @@ class TacotronTask:
             "frames_per_symbol": self.speaking_rate,
             "controls": dataclasses.asdict(self.controls),
         }
+        if self.discriminator is not None:
+            state["discriminator"] = {"model": self.discriminator.state_dict(),
+                                      "optimizer": self.discriminator_optimizer.state_dict()}
         provenance = {"step": self.step, "val_metrics": self.loop.last_val_metrics}
         return {**state, VOICE_ENTRY: make_voice(self.config.to_dict(), {**state, **provenance})}
 
@@ -193,6 +211,9 @@ class TacotronTask:
                 f"({path.name}), this data has {self.speakers}; use another --out folder")
         self.model.load_state_dict(state["model"])
         load_optimizer_state(self.optimizer, state["optimizer"])
+        if self.discriminator is not None and "discriminator" in state:  # else it starts afresh
+            self.discriminator.load_state_dict(state["discriminator"]["model"])
+            load_optimizer_state(self.discriminator_optimizer, state["discriminator"]["optimizer"])
 
     def load_state(self, state: dict[str, Any], path: Path) -> None:
         self.load_weights(state, path)
@@ -239,8 +260,12 @@ class TacotronTask:
             sync = index == len(micro_batches) - 1 or self.loop.world_size == 1
             context = contextlib.nullcontext() if sync else self.ddp_model.no_sync()
             with context:
-                _, _, losses = self.forward_losses(batch.to(self.device), schedule)
+                batch = batch.to(self.device)
+                output, _, losses = self.forward_losses(batch, schedule)
+                crops = None if self.discriminator is None else self.add_adversarial_loss(output, batch, losses)
                 scaler.scale(losses["total"] / len(micro_batches)).backward()
+            if crops is not None:
+                losses["discriminator"] = self.discriminator_step(*crops, lr)
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + float(value.detach()) / len(micro_batches)
         if self.loop.world_size > 1:
@@ -264,6 +289,33 @@ class TacotronTask:
         self.optimizer.zero_grad(set_to_none=True)
         return {**totals, "lr": lr, "grad_norm": grad_norm, **dataclasses.asdict(schedule),
                 "phase": float(PHASE_INDEX[self.controls.phase])}
+
+    def add_adversarial_loss(self, output, batch: Batch, losses: dict[str, torch.Tensor]):
+        """Add loss.adversarial_weight x the adversarial mel term (model/losses.py) of matched crops
+        of the postnet output and the recording to `losses`; returns the crops (recording,
+        prediction) for the discriminator's step, or None when no utterance is long enough."""
+        predicted, recorded = matched_crops(output.mel_postnet, batch.mels, batch.mel_lengths,
+                                            self.config.loss.adversarial_crop_frames)
+        fake_logits, fake_features = self.ddp_discriminator(predicted)
+        with torch.no_grad():
+            _, real_features = self.discriminator(recorded)
+        term = adversarial_mel_loss(fake_logits, real_features, fake_features)
+        losses["adversarial"] = term
+        losses["total"] = losses["total"] + self.config.loss.adversarial_weight * term
+        return recorded, predicted.detach()
+
+    def discriminator_step(self, recorded: torch.Tensor, predicted: torch.Tensor, lr: float) -> torch.Tensor:
+        """One Adam step of the discriminator on recorded against predicted crops (its gradients
+        from the model's adversarial term are dropped first; one forward over both, as DDP wants);
+        returns its loss."""
+        self.discriminator_optimizer.zero_grad(set_to_none=True)
+        logits, _ = self.ddp_discriminator(torch.cat([recorded, predicted]))
+        loss = discriminator_loss(logits[:len(recorded)], logits[len(recorded):])
+        loss.backward()
+        for group in self.discriminator_optimizer.param_groups:
+            group["lr"] = lr
+        self.discriminator_optimizer.step()
+        return loss.detach()
 
     def decide(self, rule, *inputs) -> None:
         """Run one controller rule and apply its actions. Under DDP rank 0 decides and every rank
