@@ -43,8 +43,10 @@ TARGET_VOICES = {"en": "joe", "ru": "nsh"}
 BASE_VOICES = {"en": "base-en", "ru": "base-ru-espeak"}
 # Target recordings: about ten minutes of speech (corpus sentences: joe 2.5 s each, nsh 3.4 s).
 TARGET_COUNTS = {"en": 250, "ru": 175}
-# Fine-tuning: the base is aligned already, so no long warm-up.
-FINE_TUNE_OVERRIDES = ["train.warmup_steps=10"]
+# Fine-tuning: the base is aligned already, so no long warm-up. The adversarial mel loss: base-en
+# fine-tuned 1600 steps on joe, 12 held-out sentences, predicted MOS 2.61 with it against 2.01
+# without, at the same WER 0.20 (docs/results.md, issue 29).
+FINE_TUNE_OVERRIDES = ["train.warmup_steps=10", "loss.adversarial_weight=0.5"]
 
 
 def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "runs/demo",
