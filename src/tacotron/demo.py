@@ -66,8 +66,10 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
         default_data = Path("data") / f"{TARGET_VOICES[language]}-{language}-{TARGET_COUNTS[language]}"
         settings = FINE_TUNE_OVERRIDES
     data_dir = Path(data_dir) if data_dir else default_data
+    # One training thread: a cpu-tiny step is no faster on two, and the recordings are heard beside it
+    # on the other core (two training threads beside that process ran 4 times slower on 2 cores).
     config = load_config("cpu-tiny", overrides=[f"text.language={language}",
-                                                f"train.max_minutes={minutes}",
+                                                f"train.max_minutes={minutes}", "train.num_threads=1",
                                                 *settings, *(overrides or [])])
     if not from_scratch:
         set_value(config, "train.init_from", init_from_setting(base))
