@@ -76,3 +76,25 @@ def test_demo_fine_tunes_its_base_in_the_base_shape(corpus_en, tmp_path, capsys)
     assert report["base"] == str(base) and report["steps"] == 4
     # the base's weights at a learning rate too small to move them: the base's validation loss
     assert abs(report["val"]["mel_l1"] - base_l1) < 0.02 * base_l1
+
+
+def test_training_takes_every_core_once_the_recordings_are_heard():
+    import os
+    from concurrent.futures import Future
+
+    import torch
+
+    from tacotron.demo import AllThreadsWhenDone
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        heard = Future()
+        callback = AllThreadsWhenDone(heard)
+        callback.on_step_end(None, {})
+        assert torch.get_num_threads() == 1  # still hearing: the other core is theirs
+        heard.set_result({})
+        callback.on_step_end(None, {})
+        assert torch.get_num_threads() == (os.cpu_count() or 1)
+    finally:
+        torch.set_num_threads(before)

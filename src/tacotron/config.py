@@ -169,14 +169,17 @@ class LossConfig:
     ddc_alignment_weight: float = 0.0
     # CTC alignment regulariser weight (needs model.ctc_recognizer_dim).
     ctc_weight: float = 0.0
-    # Adversarial mel loss (model/mel_discriminator.py): a patch discriminator on crops of
-    # `adversarial_crop_frames` teacher-forced postnet frames against the recording's. 0: off.
+    # Adversarial mel loss (model/mel_discriminator.py): a patch discriminator of
+    # `adversarial_channels` channels on crops of `adversarial_crop_frames` teacher-forced postnet
+    # frames against the recording's. 0: off.
     adversarial_weight: float = 0.0
     adversarial_crop_frames: int = 64
+    adversarial_channels: int = 16
 
     def check(self) -> None:
         require((self.adversarial_weight >= 0, "loss.adversarial_weight must be >= 0 (0: off)"),
-                (self.adversarial_crop_frames >= 8, "loss.adversarial_crop_frames must be >= 8"))
+                (self.adversarial_crop_frames >= 8, "loss.adversarial_crop_frames must be >= 8"),
+                (self.adversarial_channels >= 1, "loss.adversarial_channels must be >= 1"))
 
 
 @dataclass

@@ -22,7 +22,7 @@ class MelDiscriminator(nn.Module):
     """2-D convolutions over (mel bin, frame) of standardized log-mel patches [B, n_mels, T] ->
     patch logits [B, 1, n_mels/4, T/4] and the hidden activations (for feature matching)."""
 
-    def __init__(self, n_mels: int, channels: int = 32):
+    def __init__(self, n_mels: int, channels: int = 16):
         super().__init__()
         self.register_buffer("mel_mean", torch.zeros(n_mels))
         self.register_buffer("mel_std", torch.ones(n_mels))

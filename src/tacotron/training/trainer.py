@@ -142,7 +142,8 @@ class TacotronTask:
         # its own Adam at the model's learning rate (betas of GAN practice: 0.5, 0.9).
         self.discriminator = self.ddp_discriminator = None
         if config.loss.adversarial_weight > 0:
-            self.discriminator = MelDiscriminator(config.audio.n_mels).to(self.device)
+            self.discriminator = MelDiscriminator(config.audio.n_mels,
+                                                  config.loss.adversarial_channels).to(self.device)
             self.ddp_discriminator = self.discriminator
             if loop.world_size > 1:
                 self.ddp_discriminator = torch.nn.parallel.DistributedDataParallel(
