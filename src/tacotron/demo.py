@@ -82,12 +82,15 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
         default_data = Path("data") / f"{TARGET_VOICES[language]}-{language}-{TARGET_COUNTS[language]}"
         settings = FINE_TUNE_OVERRIDES[language]
     data_dir = Path(data_dir) if data_dir else default_data
-    # Training starts on one thread while the recordings are heard on another core (two training
-    # threads beside that process ran 4 times slower on 2 cores) and takes them all once they are.
-    threads_given = any(item.split("=")[0].strip() == "train.num_threads" for item in overrides or [])
     config = load_config("cpu-tiny", overrides=[f"text.language={language}",
-                                                f"train.max_minutes={minutes}", "train.num_threads=1",
+                                                f"train.max_minutes={minutes}",
                                                 *settings, *(overrides or [])])
+    # With every core asked for (train.num_threads=0, the default), training starts on one thread
+    # while the recordings are heard on another core (two training threads beside that process ran 4
+    # times slower on 2 cores) and takes them all once they are (AllThreadsWhenDone).
+    all_cores = config.train.num_threads == 0
+    if all_cores:
+        set_value(config, "train.num_threads", 1)
     if not from_scratch:
         set_value(config, "train.init_from", init_from_setting(base))
         inherited = inherit_source_shape(config, overrides or [])
@@ -107,7 +110,7 @@ def run_demo(language: str = "en", minutes: float = 10.0, out: str | Path = "run
     # keeps one core: about a minute of the report's wait on 2 cores.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         recordings = pool.submit(hear_recordings, data_dir, config.eval, language, config.audio.sample_rate)
-        if not threads_given:
+        if all_cores:
             callbacks = [*callbacks, AllThreadsWhenDone(recordings)]
         trainer = Trainer(config, prepared, out, callbacks=callbacks, progress=progress)
         val = trainer.fit()

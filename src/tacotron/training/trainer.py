@@ -132,10 +132,7 @@ class TacotronTask:
                 print(report.table(), file=sys.stderr)
             loop.emit("warm_start", **report.event_fields())
         self.frozen = frozen_parameters(self.model, train.freeze)
-        self.ddp_model = self.model
-        if loop.world_size > 1:
-            self.ddp_model = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.ddp_model = self.distributed(self.model)
         self.optimizer = adam(self.model.parameters(), train)
         self.criterion = Tacotron2Loss(config.loss)
         # The adversarial mel loss's discriminator (loss.adversarial_weight; None when off), with
@@ -144,11 +141,7 @@ class TacotronTask:
         if config.loss.adversarial_weight > 0:
             self.discriminator = MelDiscriminator(config.audio.n_mels,
                                                   config.loss.adversarial_channels).to(self.device)
-            self.ddp_discriminator = self.discriminator
-            if loop.world_size > 1:
-                self.ddp_discriminator = torch.nn.parallel.DistributedDataParallel(
-                    self.discriminator,
-                    device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.ddp_discriminator = self.distributed(self.discriminator)
             self.discriminator_optimizer = torch.optim.Adam(
                 self.discriminator.parameters(), lr=train.learning_rate, betas=(0.5, 0.9))
 
@@ -177,6 +170,14 @@ class TacotronTask:
         self.val_loader = DataLoader(val_set, batch_size=train.batch_size, shuffle=False,
                                      collate_fn=collate, num_workers=0,
                                      generator=torch.Generator().manual_seed(train.seed))
+
+    def distributed(self, module: torch.nn.Module) -> torch.nn.Module:
+        """`module` wrapped for DDP when the run has several processes (gradients averaged in
+        backward), else itself."""
+        if self.loop.world_size == 1:
+            return module
+        return torch.nn.parallel.DistributedDataParallel(
+            module, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:
